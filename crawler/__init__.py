@@ -1,0 +1,51 @@
+"""govarchive: a scheduled crawler and versioned archive for 政府信息公开 pages.
+
+The pipeline, one module per stage: config → fetch → discover → extract → store, wired by
+crawl (one pass) and schedule (unattended); serve browses the archive in Datasette.
+"""
+
+from .config import ConfigError, Settings, Source, load_config
+from .crawl import RunReport, crawl, crawl_source
+from .discover import Listing, discover
+from .extract import Attachment, Document, extract
+from .fetch import (
+    Blocked,
+    FetchError,
+    Fetcher,
+    FetchResult,
+    Gone,
+    HostLimiter,
+    PermanentError,
+    Refused,
+    TooLarge,
+    TransientError,
+)
+from .store import Archive, NotAnArchive, RunCounts
+
+__all__ = [
+    "Archive",
+    "Attachment",
+    "Blocked",
+    "ConfigError",
+    "Document",
+    "FetchError",
+    "FetchResult",
+    "Fetcher",
+    "Gone",
+    "HostLimiter",
+    "Listing",
+    "NotAnArchive",
+    "PermanentError",
+    "Refused",
+    "RunCounts",
+    "RunReport",
+    "Settings",
+    "Source",
+    "TooLarge",
+    "TransientError",
+    "crawl",
+    "crawl_source",
+    "discover",
+    "extract",
+    "load_config",
+]

@@ -1,0 +1,244 @@
+"""The ``govarchive`` command. Each command calls one public function and translates its errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config as config_mod
+from .config import ConfigError, Source
+from .crawl import RunReport, crawl
+from .store import Archive, NotAnArchive, RunCounts
+
+CONFIG_HELP = "sources.toml to read (default: $GOVARCHIVE_CONFIG, else sources.toml)."
+DB_HELP = "Archive database (default: $GOVARCHIVE_DB, else archive/govarchive.db)."
+
+
+def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)(f)
+
+
+def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False), help=DB_HELP)(f)
+
+
+def logging_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                  help="One line per event: readable text, or JSON for log collectors.")
+    @click.option("-v", "--verbose", is_flag=True, help="Log every request, not just each run.")
+    @functools.wraps(f)
+    def wrapper(*args: Any, log_format: str, verbose: bool, **kwargs: Any) -> Any:
+        setup_logging(log_format, logging.DEBUG if verbose else logging.INFO)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="govarchive")
+def cli() -> None:
+    """Crawl Chinese government information-disclosure pages into a versioned archive.
+
+    \b
+    Quick start:
+        govarchive demo                # a sample site, crawled and browsable, offline
+        govarchive crawl               # crawl the sources in sources.toml
+        govarchive serve               # browse the archive in Datasette
+    """
+
+
+@cli.command(name="crawl")
+@config_option
+@db_option
+@click.option("--source", "names", multiple=True, metavar="NAME",
+              help="Crawl only this source (repeatable).")
+@click.option("--full", is_flag=True, help="Revisit every known document now, whatever its schedule.")
+@logging_options
+def crawl_command(config_path: str | None, db_path: str | None, names: tuple[str, ...], full: bool) -> None:
+    """One pass over the configured sources.
+
+    Exits 0 when the pass ran, even if some fetches failed (they are recorded in the fetches
+    table); exits 2 on a bad configuration.
+
+    \b
+    Example:
+        govarchive crawl --source hunchun-tzgg --db archive/govarchive.db
+    """
+    sources = load_sources(config_path, names)
+    with open_archive(db_path) as archive:
+        started = time.monotonic()
+        progress = _Progress() if sys.stderr.isatty() else None
+        reports = asyncio.run(crawl(sources, archive, full=full, progress=progress))
+        if progress:
+            progress.clear()
+    click.echo(summary(reports, time.monotonic() - started))
+
+
+@cli.command()
+@config_option
+@db_option
+@logging_options
+def schedule(config_path: str | None, db_path: str | None) -> None:
+    """Run unattended: each source on its own schedule, until SIGTERM or Ctrl-C.
+
+    \b
+    Example:
+        govarchive schedule --config sources.toml --db /data/govarchive.db
+    """
+    from .schedule import run_scheduler
+
+    sources = load_sources(config_path, ())
+    run_scheduler(sources, config_mod.resolve_db_path(db_path))
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+def serve(db_path: str | None, host: str, port: int) -> None:
+    """Browse the archive in Datasette, with its metadata, search and canned queries.
+
+    \b
+    Example:
+        govarchive serve --db archive/govarchive.db --port 8001
+    """
+    from .serve import serve_archive
+
+    path = config_mod.resolve_db_path(db_path)
+    with open_archive(str(path)):
+        pass  # creates or migrates it, so Datasette opens a complete archive
+    serve_archive(path, host=host, port=port)
+
+
+@cli.command()
+@click.option("-p", "--port", default=8001, show_default=True, type=int, help="Datasette's port.")
+@click.option("--db", "db_path", default="archive/demo.db", show_default=True,
+              type=click.Path(dir_okay=False), help="Where the demo archive goes.")
+@click.option("--no-serve", is_flag=True, help="Crawl the sample site, print the summary, and exit.")
+def demo(port: int, db_path: str, no_serve: bool) -> None:
+    """Crawl the bundled sample site into a demo archive and browse it; no internet needed.
+
+    \b
+    Example:
+        govarchive demo --port 8001
+    """
+    from .demo import run_demo
+
+    setup_logging("text", logging.WARNING)
+    reports, elapsed = run_demo(Path(db_path))
+    click.echo(summary(reports, elapsed))
+    if not no_serve:
+        from .serve import serve_archive
+
+        click.echo(f"Browse it at http://127.0.0.1:{port}/  (Ctrl-C to stop)")
+        serve_archive(Path(db_path), host="127.0.0.1", port=port)
+
+
+@cli.command()
+def settings() -> None:
+    """List every sources.toml setting with its default and meaning.
+
+    \b
+    Example:
+        govarchive settings
+    """
+    for name, default, help_text in config_mod.describe_settings():
+        click.echo(f"{name} = {default}\n    {help_text}")
+
+
+def load_sources(config_path: str | None, names: tuple[str, ...]) -> list[Source]:
+    """The configured sources (or the named ones); a bad config exits 2 naming file, source, key."""
+    path = config_mod.resolve_config_path(config_path)
+    try:
+        sources = config_mod.load_config(path)
+    except ConfigError as e:
+        raise BadConfig(str(e)) from None
+    unknown = [n for n in names if n not in {s.name for s in sources}]
+    if unknown:
+        raise BadConfig(f"{path}: source {unknown[0]!r}: not configured "
+                        f"(configured: {', '.join(s.name for s in sources)})")
+    return [s for s in sources if not names or s.name in names]
+
+
+def open_archive(db_path: str | None) -> Archive:
+    path = config_mod.resolve_db_path(db_path)
+    try:
+        return Archive(path)
+    except NotAnArchive as e:
+        raise click.ClickException(f"{e}. Choose another file with --db.") from None
+
+
+class BadConfig(click.ClickException):
+    """A configuration error: exit status 2, one line."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def summary(reports: list[RunReport], seconds: float) -> str:
+    total = RunCounts()
+    for r in reports:
+        for key, value in vars(r.counts).items():
+            setattr(total, key, getattr(total, key) + value)
+    flagged = sum(1 for r in reports if r.errors)
+    line = (f"{len(reports)} source{'s' if len(reports) != 1 else ''}: {total.new} new, "
+            f"{total.changed} changed, {total.unchanged} unchanged, {total.removed} removed, "
+            f"{total.failed} failed in {seconds:.1f}s")
+    if flagged:
+        line += f" ({flagged} source{'s' if flagged != 1 else ''} flagged: see the runs table)"
+    return line
+
+
+class _Progress:
+    """One self-rewriting status line on a terminal."""
+
+    def __call__(self, source: str, counts: RunCounts) -> None:
+        done = counts.new + counts.changed + counts.unchanged + counts.removed + counts.failed
+        sys.stderr.write(f"\r\033[K{source}: {done} documents ({counts.new} new, {counts.changed} "
+                         f"changed, {counts.failed} failed)")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+class _JsonFormatter(logging.Formatter):
+    _SKIP = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
+                 "event": record.getMessage()}
+        event.update({k: v for k, v in vars(record).items() if k not in self._SKIP})
+        if record.exc_info:
+            event["error"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False, default=str)
+
+
+class _TextFormatter(_JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        extra = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in self._SKIP)
+        line = f"{self.formatTime(record, '%Y-%m-%d %H:%M:%S')} {record.levelname.lower():7} " \
+               f"{record.getMessage()}" + (f" {extra}" if extra else "")
+        return line + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+def setup_logging(fmt: str, level: int) -> None:
+    """One line per event on stderr: text for people, JSON for log collectors."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    root = logging.getLogger("govarchive")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False

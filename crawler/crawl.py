@@ -1,0 +1,236 @@
+"""The engine: one crawl of one source, wiring the stages together.
+
+The data flow (docs/architecture.md numbers it):
+
+1. the column's list pages are fetched (fetch) and read for document links and further pages
+   (discover), until a page lists nothing new or ``max_pages`` is reached;
+2. new documents, and known ones whose revisit is due, are fetched (fetch), with conditional
+   requests where the server supports them;
+3. each page is reduced to its document (extract) and archived (store), as a new version only
+   when its content changed; every HTTP attempt and the run itself are recorded (store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import httpx
+
+from .config import Source
+from .discover import discover
+from .extract import extract
+from .fetch import FetchError, Fetcher, FetchResult, Gone, HostLimiter
+from .store import Archive, DocumentState, RunCounts, timestamp
+
+__all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
+
+log = logging.getLogger("govarchive")
+
+#: Documents of one source fetched at once; the per-host delay still spaces their requests.
+DOCUMENT_WORKERS = 4
+#: Sources crawled at once by a single ``crawl``.
+SOURCE_WORKERS = 8
+
+Progress = Callable[[str, RunCounts], None]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """How one crawl of one source went (its ``runs`` row)."""
+
+    source: str
+    run_id: int
+    counts: RunCounts
+    errors: tuple[str, ...] = field(default=())
+
+
+async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = False,
+                limiter: HostLimiter | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                progress: Progress | None = None) -> list[RunReport]:
+    """Crawl several sources concurrently; requests to one host stay spaced by its ``delay``."""
+    sources = list(sources)
+    archive.sync_sources(sources)
+    limiter = limiter or HostLimiter()
+    slots = asyncio.Semaphore(SOURCE_WORKERS)
+
+    async def one(source: Source) -> RunReport:
+        async with slots:
+            return await crawl_source(source, archive, full=full, limiter=limiter,
+                                      transport=transport, progress=progress)
+
+    return list(await asyncio.gather(*(one(s) for s in sources)))
+
+
+async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
+                       limiter: HostLimiter | None = None,
+                       transport: httpx.AsyncBaseTransport | None = None,
+                       progress: Progress | None = None) -> RunReport:
+    """One pass over a source: its list pages, then its new and due documents."""
+    run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
+    log.info("crawl started", extra={"source": source.name, "run": run.id})
+    try:
+        async with Fetcher(source.settings, source.hosts, limiter=limiter,
+                           transport=transport) as fetcher:
+            run.fetcher = fetcher
+            listed = await run.walk_lists()
+            await run.fetch_documents(listed)
+    except asyncio.CancelledError:
+        run.errors.append("interrupted")
+        raise
+    except Exception as e:  # a bug in one run must not stop the others or lose its record
+        log.exception("crawl failed", extra={"source": source.name})
+        run.errors.append(f"crashed: {e!r}")
+    finally:
+        archive.finish_run(run.id, run.counts, "; ".join(run.errors))
+    log.info("crawl finished", extra={"source": source.name, "run": run.id, **vars(run.counts)})
+    return RunReport(source.name, run.id, run.counts, tuple(run.errors))
+
+
+def revisit_interval(source: Source, published: dt.date | None, today: dt.date) -> dt.timedelta:
+    """How long until a document is fetched again: fresh ones often, old ones rarely.
+
+    A quarter of its age, within ``revisit_min_days`` and ``revisit_max_days``: a week-old
+    document is seen again in 1.75 days, a four-month-old one every 30 days (the defaults).
+    """
+    s = source.settings
+    age = (today - published).days if published else 0
+    return dt.timedelta(days=min(max(age / 4, s.revisit_min_days), s.revisit_max_days))
+
+
+class _Run:
+    """State of one crawl of one source; its methods are the steps of the data flow."""
+
+    def __init__(self, source: Source, archive: Archive, run_id: int, full: bool,
+                 progress: Progress | None) -> None:
+        self.source, self.archive, self.id, self.full = source, archive, run_id, full
+        self.progress = progress
+        self.counts = RunCounts()
+        self.errors: list[str] = []
+        self.fetcher: Fetcher
+        self.titles: dict[str, str] = {}
+        s = source.settings
+        self.wanted = re.compile(s.link_pattern) if s.link_pattern else None
+        self.unwanted = re.compile(s.exclude_pattern) if s.exclude_pattern else None
+
+    async def walk_lists(self) -> list[str]:
+        """Step 1: the watched pages, then the documents the columns list, in list order, each once."""
+        listed: dict[str, None] = dict.fromkeys(self.source.pages)
+        for url in self.source.urls:
+            for docs in await self._walk_column(url):
+                listed.update(dict.fromkeys(docs))
+        return list(listed)
+
+    async def _walk_column(self, start: str) -> list[list[str]]:
+        queue, seen, pages = [start], set(), []
+        s = self.source.settings
+        while queue and len(pages) < s.max_pages:
+            page = queue.pop(0)
+            if page in seen:
+                continue
+            seen.add(page)
+            result = await self._get(page)
+            if result is None:
+                self.errors.append(f"list page failed: {page}")
+                break
+            listing = discover(result.content, result.final_url, allowed_hosts=self.source.hosts,
+                               list_selector=s.list_selector, link_pattern=s.link_pattern,
+                               exclude_pattern=s.exclude_pattern, encoding=result.charset)
+            self.counts.list_pages += 1
+            self.counts.links_found += len(listing.documents)
+            self.titles.update(listing.titles)
+            pages.append(list(listing.documents))
+            if not listing.documents:
+                # A redesigned column yields nothing: flag the run; nothing is removed for it.
+                self.errors.append(f"0 links found on {page}")
+                break
+            if not self.full and not set(listing.documents) - self.archive.known(listing.documents):
+                break  # a whole page of archived documents: the rest of the column is older
+            queue.extend(p for p in listing.next_pages if p not in seen)
+        return pages
+
+    async def fetch_documents(self, listed: list[str]) -> None:
+        """Step 2 and 3: new documents first, then the known ones whose revisit is due."""
+        known = self.archive.known(listed)
+        todo = [u for u in listed if u not in known]
+        todo += self.archive.due(self.source.name, None if self.full else timestamp())
+        todo = list(dict.fromkeys(todo))[: self.source.settings.max_documents]
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for url in todo:
+            queue.put_nowait(url)
+
+        async def worker() -> None:
+            while not queue.empty():
+                await self._document(queue.get_nowait())
+                if self.progress:
+                    self.progress(self.source.name, self.counts)
+
+        await asyncio.gather(*(worker() for _ in range(min(DOCUMENT_WORKERS, len(todo)))))
+
+    async def _document(self, url: str) -> None:
+        state = self.archive.state(url)
+        try:
+            result = await self.fetcher.get(url, etag=state.etag if state else None,
+                                            last_modified=state.last_modified if state else None)
+        except Gone as e:
+            self._record(e.attempts, state)
+            if state and self.archive.mark_removed(url, e.reason):
+                self.counts.removed += 1
+            elif not state:
+                self.counts.failed += 1
+            return
+        except FetchError as e:
+            self._record(e.attempts, state)
+            self.counts.failed += 1
+            return
+        self._archive(result, state)
+
+    def _archive(self, result: FetchResult, state: DocumentState | None) -> None:
+        today = result.fetched_at.date()
+        if result.not_modified and state:
+            self._record(result.attempts, state)
+            self.archive.touch(result.url, result.fetched_at,
+                               next_visit=self._next_visit(state.published, result.fetched_at))
+            self.counts.unchanged += 1
+            return
+        doc = extract(result.content, result.final_url, body_selector=self.source.settings.body_selector,
+                      encoding=result.charset)
+        if not doc.title and result.url in self.titles:
+            doc = dataclasses.replace(doc, title=self.titles[result.url])
+        if not doc.body and not doc.attachments:
+            # An empty or unreadable page never replaces what the archive holds.
+            self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
+            self.counts.failed += 1
+            return
+        outcome, doc_id = self.archive.save(
+            self.source.name, result, doc,
+            next_visit=self._next_visit(doc.published or today, result.fetched_at))
+        self._record(result.attempts, None, document_id=doc_id)
+        setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+
+    async def _get(self, url: str) -> FetchResult | None:
+        try:
+            result = await self.fetcher.get(url)
+        except FetchError as e:
+            self._record(e.attempts, None)
+            self.counts.failed += 1
+            return None
+        self._record(result.attempts, None)
+        return result
+
+    def _record(self, attempts: Iterable, state: DocumentState | None, *, document_id: int | None = None,
+                failure: str = "") -> None:
+        attempts = list(attempts)
+        if failure and attempts:
+            attempts[-1] = dataclasses.replace(attempts[-1], outcome="empty", reason=failure)
+        self.archive.record_attempts(self.id, self.source.name, attempts,
+                                     document_id=document_id or (state.id if state else None))
+
+    def _next_visit(self, published: dt.date | None, fetched: dt.datetime) -> str:
+        when = fetched + revisit_interval(self.source, published, fetched.date())
+        return when.isoformat(timespec="seconds")

@@ -1,0 +1,352 @@
+"""The archive: one SQLite file, written with sqlite-utils, browsed with Datasette.
+
+Tables (CONTRACT.md): ``sources``, ``documents``, ``versions``, ``captures``, ``fetches``,
+``attachments``, ``runs``, and ``documents_fts`` for full-text search. A document gets a new
+``versions`` row only when its extracted content changes; every HTTP attempt is a ``fetches`` row.
+Each write is one short transaction, so a crash at any point leaves a consistent database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+import unicodedata
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from .config import Source
+from .extract import Document
+from .fetch import Attempt, FetchResult
+
+__all__ = [
+    "Archive",
+    "DocumentState",
+    "NotAnArchive",
+    "Outcome",
+    "RunCounts",
+    "fingerprint",
+    "search_query",
+    "search_text",
+    "timestamp",
+]
+
+Outcome = Literal["new", "changed", "unchanged"]
+
+#: Tables a govarchive database holds; a file with other tables and none of these is not ours.
+TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "runs")
+
+
+class NotAnArchive(Exception):
+    """The file is an SQLite database of something else; govarchive refuses to alter it."""
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What the crawler needs to know about an archived document before fetching it again."""
+
+    id: int
+    url: str
+    online: bool
+    etag: str | None
+    last_modified: str | None
+    next_visit: str | None
+    published: dt.date | None
+
+
+@dataclass
+class RunCounts:
+    """Tally of one crawl of one source; becomes its ``runs`` row."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    list_pages: int = 0
+    links_found: int = 0
+
+
+def timestamp() -> str:
+    """The current UTC time as ISO 8601, the format of every timestamp in the archive."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+migrations = Migrations("govarchive")
+
+
+@migrations()
+def create_tables(db: sqlite_utils.Database) -> None:
+    db["sources"].create({"name": str, "title": str, "urls": str, "schedule": str, "added": str,
+                          "updated": str}, pk="name")
+    db["runs"].create({"id": int, "source": str, "started": str, "finished": str, "full": int,
+                       "list_pages": int, "links_found": int, "new": int, "changed": int,
+                       "unchanged": int, "removed": int, "failed": int, "error": str},
+                      pk="id", foreign_keys=[("source", "sources", "name")])
+    db["documents"].create({
+        "id": int, "title": str, "published": str, "source": str, "publisher": str, "url": str,
+        "online": int, "first_seen": str, "last_seen": str, "last_changed": str, "removed": str,
+        "removed_reason": str, "versions": int, "fields": str, "body": str, "problem": str,
+        "etag": str, "last_modified": str, "next_visit": str, "fingerprint": str,
+    }, pk="id", foreign_keys=[("source", "sources", "name")], not_null=["url"])
+    db["documents"].create_index(["url"], unique=True)
+    db["documents"].create_index(["source", "published"])
+    db["captures"].create({"id": int, "document_id": int, "fetched": str, "url": str,
+                           "final_url": str, "status": int, "headers": str, "size": int,
+                           "sha256": str, "content": bytes},
+                          pk="id", foreign_keys=[("document_id", "documents", "id")])
+    db["versions"].create({"id": int, "document_id": int, "version": int, "captured": str,
+                           "title": str, "published": str, "publisher": str, "fields": str,
+                           "body": str, "attachments": str, "fingerprint": str, "capture_id": int},
+                          pk="id", foreign_keys=[("document_id", "documents", "id"),
+                                                 ("capture_id", "captures", "id")])
+    db["versions"].create_index(["document_id", "version"], unique=True)
+    db["attachments"].create({"id": int, "document_id": int, "url": str, "text": str,
+                              "first_seen": str}, pk="id",
+                             foreign_keys=[("document_id", "documents", "id")])
+    db["attachments"].create_index(["document_id", "url"], unique=True)
+    db["fetches"].create({"id": int, "run_id": int, "source": str, "document_id": int, "url": str,
+                          "started": str, "elapsed": float, "status": int, "outcome": str,
+                          "reason": str}, pk="id",
+                         foreign_keys=[("run_id", "runs", "id"), ("document_id", "documents", "id"),
+                                       ("source", "sources", "name")])
+    db["fetches"].create_index(["run_id"])
+    db.execute("CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, tokenize='unicode61')")
+
+
+class Archive:
+    """An open archive database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(self.path)
+        try:
+            self._check_ours()
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys = ON")
+            migrations.apply(self.db)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_ours(self) -> None:
+        try:
+            names = set(self.db.table_names())
+        except sqlite3.DatabaseError as e:
+            raise NotAnArchive(f"{self.path} is not an SQLite database ({e})") from None
+        if names - {"_sqlite_migrations"} and not names & set(TABLES):
+            raise NotAnArchive(f"{self.path} is a database of something else (tables: "
+                               f"{', '.join(sorted(names)[:5])}); refusing to alter it")
+
+    # -- sources and runs ------------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        """Record the configured sources (kept when they leave the config: their documents stay)."""
+        stamp = timestamp()
+        with self.db.atomic():
+            for s in sources:
+                row = {"name": s.name, "title": s.title, "urls": json.dumps(list(s.urls)),
+                       "schedule": s.settings.schedule, "updated": stamp}
+                if self.db["sources"].count_where("name = ?", [s.name]):
+                    self.db["sources"].update(s.name, row)
+                else:
+                    self.db["sources"].insert({**row, "added": stamp})
+
+    def start_run(self, source: str, *, full: bool = False) -> int:
+        with self.db.atomic():
+            table = self.db["runs"].insert({"source": source, "started": timestamp(), "full": int(full)})
+        return int(table.last_pk)
+
+    def finish_run(self, run_id: int, counts: RunCounts, error: str = "") -> None:
+        with self.db.atomic():
+            self.db["runs"].update(run_id, {**vars(counts), "finished": timestamp(), "error": error})
+
+    def record_attempts(self, run_id: int, source: str, attempts: Iterable[Attempt],
+                        document_id: int | None = None) -> None:
+        rows = [{"run_id": run_id, "source": source, "document_id": document_id, "url": a.url,
+                 "started": a.started.isoformat(timespec="seconds"), "elapsed": round(a.elapsed, 3),
+                 "status": a.status, "outcome": a.outcome, "reason": a.reason} for a in attempts]
+        if rows:
+            with self.db.atomic():
+                self.db["fetches"].insert_all(rows)
+
+    # -- documents -------------------------------------------------------------------------
+
+    def state(self, url: str) -> DocumentState | None:
+        rows = list(self.db.query(
+            "select id, url, online, etag, last_modified, next_visit, published from documents"
+            " where url = ?", [url]))
+        if not rows:
+            return None
+        r = rows[0]
+        published = dt.date.fromisoformat(r["published"]) if r["published"] else None
+        return DocumentState(r["id"], r["url"], bool(r["online"]), r["etag"], r["last_modified"],
+                             r["next_visit"], published)
+
+    def due(self, source: str, before: str | None) -> list[str]:
+        """Online documents of ``source`` whose revisit time is before ``before`` (None: all)."""
+        sql = "select url from documents where source = ? and online = 1"
+        params: list[Any] = [source]
+        if before is not None:
+            sql += " and (next_visit is null or next_visit <= ?)"
+            params.append(before)
+        return [r["url"] for r in self.db.query(sql + " order by next_visit", params)]
+
+    def known(self, urls: Iterable[str]) -> set[str]:
+        """Those of ``urls`` already in the archive."""
+        urls = list(urls)
+        found: set[str] = set()
+        for i in range(0, len(urls), 500):
+            chunk = urls[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r["url"] for r in self.db.query(
+                f"select url from documents where url in ({marks})", chunk))
+        return found
+
+    def save(self, source: str, result: FetchResult, doc: Document, *,
+             next_visit: str | None = None) -> tuple[Outcome, int]:
+        """Archive a fetched document; a new version only when its content changed."""
+        print_ = fingerprint(doc)
+        stamp = result.fetched_at.isoformat(timespec="seconds")
+        caching = {"etag": result.headers.get("etag"),
+                   "last_modified": result.headers.get("last-modified"), "next_visit": next_visit}
+        with self.db.atomic():
+            old = self.state(result.url)
+            if old is not None and self._fingerprint(old.id) == print_:
+                self.db["documents"].update(old.id, {"last_seen": stamp, "online": 1,
+                                                     "removed": None, "removed_reason": None,
+                                                     **caching})
+                return "unchanged", old.id
+            doc_id = old.id if old else self._insert_document(source, result.url, stamp)
+            capture_id = self._insert_capture(doc_id, result)
+            number = self._next_version(doc_id)
+            self.db["versions"].insert({
+                "document_id": doc_id, "version": number, "captured": stamp, **_content(doc),
+                "attachments": json.dumps([vars(a) for a in doc.attachments], ensure_ascii=False),
+                "fingerprint": print_, "capture_id": capture_id})
+            self.db["documents"].update(doc_id, {
+                **_content(doc), "source": source, "problem": doc.problem, "online": 1,
+                "removed": None, "removed_reason": None, "last_seen": stamp,
+                "last_changed": stamp, "versions": number, "fingerprint": print_, **caching})
+            self._index(doc_id, doc)
+            self._save_attachments(doc_id, doc, stamp)
+        return ("new" if old is None else "changed"), doc_id
+
+    def touch(self, url: str, fetched_at: dt.datetime, *, next_visit: str | None = None) -> None:
+        """A document answered 304 Not Modified: it is still online, unchanged."""
+        with self.db.atomic():
+            self.db.execute(
+                "update documents set last_seen = ?, online = 1, removed = null, removed_reason = null,"
+                " next_visit = ? where url = ?",
+                [fetched_at.isoformat(timespec="seconds"), next_visit, url])
+
+    def mark_removed(self, url: str, reason: str) -> bool:
+        """Mark an archived document removed (its versions stay); True if it was online."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "update documents set online = 0, removed = ?, removed_reason = ?"
+                " where url = ? and online = 1", [timestamp(), reason, url])
+        return cursor.rowcount > 0
+
+    def _fingerprint(self, doc_id: int) -> str | None:
+        row = self.db.execute("select fingerprint from documents where id = ?", [doc_id]).fetchone()
+        return row[0] if row else None
+
+    def _insert_document(self, source: str, url: str, stamp: str) -> int:
+        table = self.db["documents"].insert({"url": url, "source": source, "first_seen": stamp,
+                                             "online": 1, "versions": 0})
+        return int(table.last_pk)
+
+    def _insert_capture(self, doc_id: int, result: FetchResult) -> int:
+        table = self.db["captures"].insert({
+            "document_id": doc_id, "fetched": result.fetched_at.isoformat(timespec="seconds"),
+            "url": result.url, "final_url": result.final_url, "status": result.status,
+            "headers": json.dumps(result.headers, ensure_ascii=False), "size": len(result.content),
+            "sha256": hashlib.sha256(result.content).hexdigest(),
+            "content": zlib.compress(result.content, 6)})
+        return int(table.last_pk)
+
+    def _next_version(self, doc_id: int) -> int:
+        row = self.db.execute("select max(version) from versions where document_id = ?",
+                              [doc_id]).fetchone()
+        return (row[0] or 0) + 1
+
+    def _index(self, doc_id: int, doc: Document) -> None:
+        self.db.execute("delete from documents_fts where rowid = ?", [doc_id])
+        self.db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
+                        [doc_id, search_text(doc.title), search_text(doc.body)])
+
+    def _save_attachments(self, doc_id: int, doc: Document, stamp: str) -> None:
+        for a in doc.attachments:
+            self.db.execute(
+                "insert into attachments (document_id, url, text, first_seen) values (?, ?, ?, ?)"
+                " on conflict (document_id, url) do update set text = excluded.text",
+                [doc_id, a.url, a.text, stamp])
+
+
+def _content(doc: Document) -> dict[str, Any]:
+    return {"title": doc.title, "published": doc.published.isoformat() if doc.published else None,
+            "publisher": doc.publisher, "fields": json.dumps(doc.fields, ensure_ascii=False),
+            "body": doc.body}
+
+
+_SPACE = re.compile(r"[\s\u200b-\u200f\u2060\ufeff]+")
+
+
+def _normal(text: str) -> str:
+    # Width, whitespace and invisible characters drift between renderings of one text.
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def fingerprint(doc: Document) -> str:
+    """A hash of what a document says; equal for pages that differ only in layout or noise."""
+    content = [_normal(doc.title), str(doc.published or ""), _normal(doc.publisher),
+               sorted((_normal(k), _normal(v)) for k, v in doc.fields.items()), _normal(doc.body),
+               sorted(a.url for a in doc.attachments)]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+
+
+# Chinese has no spaces, so SQLite's tokenizer would index a whole sentence as one token.
+# Indexing overlapping character pairs (bigrams) lets any word of two or more characters be
+# found as a phrase of its pairs: 行政复议 → "行政 政复 复议".
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+
+
+def _bigrams(run: str) -> str:
+    return run if len(run) == 1 else " ".join(run[i:i + 2] for i in range(len(run) - 1))
+
+
+def search_text(text: str) -> str:
+    """Text as the full-text index stores it: Chinese runs as overlapping bigrams."""
+    return _CJK.sub(lambda m: f" {_bigrams(m.group())} ", unicodedata.normalize("NFKC", text or ""))
+
+
+def search_query(query: str) -> str:
+    """A user's search (words separated by spaces, all required) as an FTS5 query on that index."""
+    terms = []
+    for word in unicodedata.normalize("NFKC", query).split():
+        tokens = search_text(word).split()
+        if len(tokens) == 1 and _CJK.fullmatch(tokens[0]) and len(tokens[0]) == 1:
+            terms.append(f'"{tokens[0]}"*')  # one character: any pair that starts with it
+        elif tokens:
+            terms.append('"' + " ".join(t.replace('"', '""') for t in tokens) + '"')
+    return " ".join(terms)

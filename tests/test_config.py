@@ -1,0 +1,98 @@
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.cli import cli
+from crawler.config import ConfigError, Settings, load_config
+
+GOOD = """
+[defaults]
+delay = 2
+max_pages = 5
+
+[[sources]]
+name = "hunchun-tzgg"
+urls = ["http://www.hunchun.gov.cn/zw_1910/tzgg/"]
+
+[[sources]]
+name = "tongliang"
+urls = "https://www.cqstl.gov.cn/jz/ssz_70785/zwgk_70755/"
+delay = 0.5
+body_selector = "div.TRS_Editor"
+schedule = "30 4 * * 1"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_sources_take_defaults_then_their_own_settings(tmp_path):
+    hunchun, tongliang = load_config(write(tmp_path, GOOD))
+    assert hunchun.urls == ("http://www.hunchun.gov.cn/zw_1910/tzgg/",)
+    assert hunchun.settings.delay == 2.0 and hunchun.settings.max_pages == 5
+    assert hunchun.settings.timeout == Settings().timeout
+    assert tongliang.settings.delay == 0.5 and tongliang.settings.max_pages == 5
+    assert tongliang.settings.body_selector == "div.TRS_Editor"
+    assert tongliang.hosts == {"www.cqstl.gov.cn"}
+
+
+@pytest.mark.parametrize("text, source, key, line, words", [
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"\n', None, None, 3, "not valid TOML"),
+    ('[[sources]]\nurls = ["http://x.gov.cn/"]\n', "#1", "name", None, "missing `name`"),
+    ('[[sources]]\nname = "a"\n', "a", "urls", None, "missing `urls`"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\n[[sources]]\nname = "a"\n'
+     'urls = ["http://y.gov.cn/"]\n', "a", "name", 5, "duplicate"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\ndelya = 1\n', "a", "delya", 4, "unknown key"),
+    ('[[sources]]\nname = "a"\nurls = ["ftp://x.gov.cn/"]\n', "a", "urls", 3, "not an http(s) URL"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "61 * * * *"\n', "a", "schedule",
+     4, "cron"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "daily"\n', "a", "schedule", 4,
+     "five-field"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\ndelay = "fast"\n', "a", "delay", 4,
+     "must be float"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nlink_pattern = "t2024("\n', "a",
+     "link_pattern", 4, "regular expression"),
+    ('[defaults]\nretries = -1\n[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\n', None,
+     "retries", 2, "positive"),
+    ('[[sources]]\nname = "Bad Name"\nurls = ["http://x.gov.cn/"]\n', "Bad Name", "name", 2, "slug"),
+])
+def test_each_config_error_names_file_source_key_and_line(tmp_path, text, source, key, line, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    error = info.value
+    assert (error.source, error.key, error.line) == (source, key, line)
+    message = str(error)
+    assert message.startswith(str(path)) and words in message
+    if key:
+        assert repr(key) in message
+
+
+def test_crawl_exits_2_with_one_line_on_a_bad_config(tmp_path):
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nmax_page = 3\n')
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert str(path) in result.output and "'max_page'" in result.output and "'a'" in result.output
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_crawl_exits_2_on_an_unknown_source_name(tmp_path):
+    path = write(tmp_path, GOOD)
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--source", "nope"])
+    assert result.exit_code == 2 and "'nope'" in result.output and "hunchun-tzgg" in result.output
+
+
+def test_environment_variables_override_default_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVARCHIVE_CONFIG", str(tmp_path / "missing.toml"))
+    result = CliRunner().invoke(cli, ["crawl"])
+    assert result.exit_code == 2 and "missing.toml" in result.output
+
+
+def test_the_shipped_sources_toml_is_valid():
+    sources = load_config(Path(__file__).parents[1] / "sources.toml")
+    assert len(sources) >= 5

@@ -1,0 +1,168 @@
+"""End to end: the sample site served on 127.0.0.1 → `govarchive crawl` → a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from crawler.cli import cli
+
+TRS_REPORT = "zwgk/tzgg/202403/t20240306_451851.html"
+TRS_ATTACHMENTS = "zwgk/tzgg/202403/t20240301_451814.html"
+TRS_TABLE = "zwgk/tzgg/202402/t20240220_451740.html"
+TRS_LAST_PAGE = "zwgk/tzgg/202303/t20230315_451444.html"  # listed on index_2.html only
+SHTML_GBK = "xxgk/c123697/202501/8ead8621482e31829ec4a7d6740e4013.shtml"
+SHTML_REPORT = "xxgk/c123697/202505/0b31209a28172912c3e987f06d3bf33c.shtml"
+NOISE = ["打印", "关闭", "扫一扫", "收藏", "浏览次数", "点击数", "来源：", "发布时间", "当前位置",
+         "您当前的位置", "相关链接", "关联稿件", "相关附件", "网站标识码", "版权所有", "ICP", "主办"]
+
+
+def crawl(config_path: Path, db_path: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(config_path), "--db", str(db_path), *args],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def document(db: sqlite_utils.Database, base_url: str, path: str) -> dict:
+    rows = list(db["documents"].rows_where("url = ?", [f"{base_url}/{path}"]))
+    assert len(rows) == 1, f"{path} archived {len(rows)} times"
+    return rows[0]
+
+
+def edit(site: Path, path: str, old: str, new: str) -> None:
+    page = site / path
+    text = page.read_text(encoding="utf-8")
+    assert old in text
+    page.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_first_crawl_archives_every_document_once_and_clean(config_path, db_path, base_url):
+    output = crawl(config_path, db_path)
+    assert output.strip().startswith("2 sources: 18 new, 0 changed, 0 unchanged, 0 removed, 0 failed")
+    db = sqlite_utils.Database(db_path)
+    docs = list(db["documents"].rows)
+    assert len(docs) == 18 == len({d["url"] for d in docs}) == db["versions"].count
+    for d in docs:
+        assert d["title"] and d["published"] and d["body"] and d["online"] == 1, d["url"]
+        leaked = [n for n in NOISE if n in d["body"]]
+        assert not leaked, f"{d['url']} keeps {leaked}"
+    report = document(db, base_url, TRS_REPORT)
+    assert (report["title"], report["published"]) == ("示范县2023年法治政府建设工作报告", "2024-03-06")
+    assert report["body"].startswith("坚持以习近平新时代中国特色社会主义思想为指导")
+    assert report["body"].endswith("示范县人民政府\n2024年3月6日")
+    document(db, base_url, TRS_LAST_PAGE)  # reached through createPageHTML pagination
+
+
+def test_fields_tables_attachments_and_gbk_come_through(config_path, db_path, base_url):
+    crawl(config_path, db_path)
+    db = sqlite_utils.Database(db_path)
+    shtml = document(db, base_url, SHTML_REPORT)
+    fields = json.loads(shtml["fields"])
+    assert fields["文号"] == "示司发〔2025〕3号" and fields["发布机构"] == "示范市司法局"
+    assert fields["索引号"].startswith("11650000MB0100/2025")
+    assert shtml["body"].endswith("示范市司法局\n2025年5月7日")
+    gbk = document(db, base_url, SHTML_GBK)
+    assert "县长王国镕主持" in gbk["body"]  # 镕 is outside GB2312: decoded as GB18030
+    table = document(db, base_url, TRS_TABLE)
+    assert re.search(r"1\s+重大行政决策目录编制\s+县司法局", table["body"])
+    doc_id = document(db, base_url, TRS_ATTACHMENTS)["id"]
+    attachments = {r["url"]: r["text"] for r in db["attachments"].rows_where("document_id = ?", [doc_id])}
+    assert attachments == {
+        f"{base_url}/zwgk/tzgg/202403/P0202403013912.pdf": "1.行政执法案卷评查标准.pdf",
+        f"{base_url}/zwgk/tzgg/202403/P0202403013913.docx": "2.评查工作安排表.docx",
+    }
+
+
+def test_second_crawl_of_an_unchanged_site_adds_nothing_and_stops_paging(config_path, db_path):
+    crawl(config_path, db_path)
+    db = sqlite_utils.Database(db_path)
+    first = db["fetches"].count
+    output = crawl(config_path, db_path)
+    assert output.startswith("2 sources: 0 new, 0 changed, 0 unchanged")
+    requests = db["fetches"].count - first
+    assert requests <= 4, "only the first list page of each column (and robots.txt) is fetched"
+    assert db["versions"].count == 18
+    output = crawl(config_path, db_path, "--full")
+    assert output.startswith("2 sources: 0 new, 0 changed, 18 unchanged")
+    assert db["versions"].count == 18
+
+
+def test_editing_one_page_adds_exactly_one_version(config_path, db_path, base_url, site):
+    crawl(config_path, db_path)
+    edit(site, TRS_REPORT, "深入学习贯彻习近平法治思想", "深入学习贯彻习近平法治思想和述职评议制度")
+    output = crawl(config_path, db_path, "--full")
+    assert output.startswith("2 sources: 0 new, 1 changed, 17 unchanged")
+    db = sqlite_utils.Database(db_path)
+    report = document(db, base_url, TRS_REPORT)
+    assert report["versions"] == 2 and "述职评议" in report["body"]
+    bodies = [v["body"] for v in db["versions"].rows_where("document_id = ?", [report["id"]],
+                                                           order_by="version")]
+    assert "述职评议" not in bodies[0] and "述职评议" in bodies[1]
+    assert db["versions"].count == 19
+
+
+@pytest.mark.parametrize("path, old, new", [
+    (TRS_REPORT, '<span id="hits">100</span>', '<span id="hits">4711</span>'),      # visit counter
+    (SHTML_REPORT, "点击数：<span>50</span>", "点击数：<span>977</span>"),          # 点击数
+    (TRS_REPORT, 'var _hmt = "', 'var _hmt = "ffff'),                                # script token
+])
+def test_a_page_differing_only_in_noise_adds_no_version(config_path, db_path, site, path, old, new):
+    crawl(config_path, db_path)
+    edit(site, path, old, new)
+    output = crawl(config_path, db_path, "--full")
+    assert output.startswith("2 sources: 0 new, 0 changed, 18 unchanged")
+
+
+def test_a_new_document_on_the_first_list_page_is_found(config_path, db_path, base_url, site):
+    crawl(config_path, db_path)
+    (site / "zwgk/tzgg/202403/t20240310_451900.html").write_text(
+        (site / TRS_REPORT).read_text(encoding="utf-8").replace("示范县2023年法治政府建设工作报告",
+                                                                "示范县2024年法治政府建设工作报告"),
+        encoding="utf-8")
+    edit(site, "zwgk/tzgg/index.html", '<ul class="list">',
+         '<ul class="list">\n<li><a href="./202403/t20240310_451900.html">示范县2024年法治政府建设工作报告'
+         '</a><span>2024-03-10</span></li>')
+    output = crawl(config_path, db_path)
+    assert output.startswith("2 sources: 1 new, 0 changed")
+    db = sqlite_utils.Database(db_path)
+    assert document(db, base_url, "zwgk/tzgg/202403/t20240310_451900.html")["title"] == \
+        "示范县2024年法治政府建设工作报告"
+
+
+def test_a_deleted_page_is_marked_removed_and_keeps_its_versions(config_path, db_path, base_url, site):
+    crawl(config_path, db_path)
+    (site / TRS_REPORT).unlink()
+    output = crawl(config_path, db_path, "--full")
+    assert "1 removed" in output
+    db = sqlite_utils.Database(db_path)
+    report = document(db, base_url, TRS_REPORT)
+    assert report["online"] == 0 and "404" in report["removed_reason"]
+    assert db["versions"].count_where("document_id = ?", [report["id"]]) == 1
+    assert report["body"]  # the archived text is still there
+
+
+def test_a_list_page_without_links_flags_the_run_and_removes_nothing(config_path, db_path, site):
+    crawl(config_path, db_path)
+    (site / "zwgk/tzgg/index.html").write_text("<html><body><p>网站改版中</p></body></html>",
+                                               encoding="utf-8")
+    output = crawl(config_path, db_path)
+    assert "1 source flagged" in output
+    db = sqlite_utils.Database(db_path)
+    last = list(db["runs"].rows_where("source = 'demo-tzgg'", order_by="id desc", limit=1))[0]
+    assert "0 links found" in last["error"]
+    assert db["documents"].count_where("online = 0") == 0
+
+
+def test_every_request_is_a_fetches_row_and_every_run_is_finished(config_path, db_path):
+    crawl(config_path, db_path)
+    db = sqlite_utils.Database(db_path)
+    assert db["fetches"].count >= 18 + 5  # documents + list pages
+    assert db["fetches"].count_where("outcome = 'ok' and status = 200") >= 23
+    assert all(r["finished"] for r in db["runs"].rows)
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
