@@ -80,6 +80,9 @@ class Settings:
     body_selector: str = _setting(
         "", "CSS selector of the element holding a document's body; empty: found automatically."
     )
+    attachments: bool = _setting(
+        True, "Download the files documents link to (pdf, doc, xls …), up to `max_bytes` each; a "
+        "changed file is a change of its document.")
     revisit_min_days: float = _setting(
         1.0, "A document first seen recently is fetched again at least this often (days)."
     )

@@ -24,7 +24,7 @@ import httpx
 
 from .config import Source
 from .discover import discover
-from .extract import extract
+from .extract import Document, extract
 from .fetch import FetchError, Fetcher, FetchResult, Gone, HostLimiter
 from .store import Archive, DocumentState, RunCounts, timestamp
 
@@ -179,7 +179,7 @@ class _Run:
                                             last_modified=state.last_modified if state else None)
         except Gone as e:
             self._record(e.attempts, state)
-            if state and self.archive.mark_removed(url, e.reason):
+            if state and self.archive.mark_removed(url, e.reason, run_id=self.id):
                 self.counts.removed += 1
             elif not state:
                 self.counts.failed += 1
@@ -188,13 +188,13 @@ class _Run:
             self._record(e.attempts, state)
             self.counts.failed += 1
             return
-        self._archive(result, state)
+        await self._archive(result, state)
 
-    def _archive(self, result: FetchResult, state: DocumentState | None) -> None:
+    async def _archive(self, result: FetchResult, state: DocumentState | None) -> None:
         today = result.fetched_at.date()
         if result.not_modified and state:
             self._record(result.attempts, state)
-            self.archive.touch(result.url, result.fetched_at,
+            self.archive.touch(state, result.fetched_at, run_id=self.id,
                                next_visit=self._next_visit(state.published, result.fetched_at))
             self.counts.unchanged += 1
             return
@@ -207,11 +207,26 @@ class _Run:
             self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
             self.counts.failed += 1
             return
+        downloads = await self._download(doc) if self.source.settings.attachments else {}
         outcome, doc_id = self.archive.save(
-            self.source.name, result, doc,
+            self.source.name, result, doc, downloads=downloads, run_id=self.id,
             next_visit=self._next_visit(doc.published or today, result.fetched_at))
         self._record(result.attempts, None, document_id=doc_id)
         setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+
+    async def _download(self, doc: Document) -> dict[str, FetchResult | str]:
+        """Fetch a document's attachments; a failure is kept as its reason, never as a change."""
+        files: dict[str, FetchResult | str] = {}
+        for a in doc.attachments:
+            try:
+                got = await self.fetcher.get(a.url)
+            except FetchError as e:
+                self._record(e.attempts, None)
+                files[a.url] = e.reason
+            else:
+                self._record(got.attempts, None)
+                files[a.url] = got
+        return files
 
     async def _get(self, url: str) -> FetchResult | None:
         try:

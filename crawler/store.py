@@ -15,7 +15,7 @@ import re
 import sqlite3
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from .config import Source
+from .encoding import charset_from_content_type
 from .extract import Document
 from .fetch import Attempt, FetchResult
 
@@ -32,6 +33,7 @@ __all__ = [
     "DocumentState",
     "NotAnArchive",
     "Outcome",
+    "Reextracted",
     "RunCounts",
     "fingerprint",
     "search_query",
@@ -42,7 +44,8 @@ __all__ = [
 Outcome = Literal["new", "changed", "unchanged"]
 
 #: Tables a govarchive database holds; a file with other tables and none of these is not ours.
-TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "runs")
+TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "files", "events",
+          "runs")
 
 
 class NotAnArchive(Exception):
@@ -75,6 +78,21 @@ class RunCounts:
     links_found: int = 0
 
 
+@dataclass(frozen=True)
+class Reextracted:
+    """What ``Archive.reextract`` did."""
+
+    documents: int
+    versions_before: int
+    versions_after: int
+    #: Documents whose current text differs from what the earlier extractor gave.
+    updated: int
+
+
+#: Re-extracts a capture: (raw bytes, final URL, HTTP charset, source name) → Document.
+Extractor = Callable[[bytes, str, "str | None", str], Document]
+
+
 def timestamp() -> str:
     """The current UTC time as ISO 8601, the format of every timestamp in the archive."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -92,7 +110,7 @@ def create_tables(db: sqlite_utils.Database) -> None:
                        "unchanged": int, "removed": int, "failed": int, "error": str},
                       pk="id", foreign_keys=[("source", "sources", "name")])
     db["documents"].create({
-        "id": int, "title": str, "published": str, "source": str, "publisher": str, "url": str,
+        "id": int, "title": str, "published": str, "year": int, "source": str, "publisher": str, "url": str,
         "online": int, "first_seen": str, "last_seen": str, "last_changed": str, "removed": str,
         "removed_reason": str, "versions": int, "fields": str, "body": str, "problem": str,
         "etag": str, "last_modified": str, "next_visit": str, "fingerprint": str,
@@ -109,9 +127,13 @@ def create_tables(db: sqlite_utils.Database) -> None:
                           pk="id", foreign_keys=[("document_id", "documents", "id"),
                                                  ("capture_id", "captures", "id")])
     db["versions"].create_index(["document_id", "version"], unique=True)
+    db["files"].create({"sha256": str, "size": int, "content_type": str, "first_seen": str,
+                        "content": bytes}, pk="sha256")
     db["attachments"].create({"id": int, "document_id": int, "url": str, "text": str,
-                              "first_seen": str}, pk="id",
-                             foreign_keys=[("document_id", "documents", "id")])
+                              "first_seen": str, "fetched": str, "sha256": str, "size": int,
+                              "content_type": str, "error": str}, pk="id",
+                             foreign_keys=[("document_id", "documents", "id"),
+                                           ("sha256", "files", "sha256")])
     db["attachments"].create_index(["document_id", "url"], unique=True)
     db["fetches"].create({"id": int, "run_id": int, "source": str, "document_id": int, "url": str,
                           "started": str, "elapsed": float, "status": int, "outcome": str,
@@ -119,6 +141,10 @@ def create_tables(db: sqlite_utils.Database) -> None:
                          foreign_keys=[("run_id", "runs", "id"), ("document_id", "documents", "id"),
                                        ("source", "sources", "name")])
     db["fetches"].create_index(["run_id"])
+    db["events"].create({"id": int, "document_id": int, "run_id": int, "time": str, "event": str,
+                         "detail": str}, pk="id",
+                        foreign_keys=[("document_id", "documents", "id"), ("run_id", "runs", "id")])
+    db["events"].create_index(["event", "time"])
     db.execute("CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, tokenize='unicode61')")
 
 
@@ -223,49 +249,115 @@ class Archive:
         return found
 
     def save(self, source: str, result: FetchResult, doc: Document, *,
+             downloads: Mapping[str, FetchResult | str] | None = None, run_id: int | None = None,
              next_visit: str | None = None) -> tuple[Outcome, int]:
-        """Archive a fetched document; a new version only when its content changed."""
-        print_ = fingerprint(doc)
+        """Archive a fetched document; a new version only when its content changed.
+
+        ``downloads`` maps attachment URLs to their fetched file, or to the reason it failed; a
+        changed file is a change of the document, a failed download is not.
+        """
         stamp = result.fetched_at.isoformat(timespec="seconds")
         caching = {"etag": result.headers.get("etag"),
                    "last_modified": result.headers.get("last-modified"), "next_visit": next_visit}
         with self.db.atomic():
             old = self.state(result.url)
+            hashes = self._store_files(old.id if old else None, downloads or {}, stamp)
+            print_ = fingerprint(doc, hashes)
             if old is not None and self._fingerprint(old.id) == print_:
-                self.db["documents"].update(old.id, {"last_seen": stamp, "online": 1,
-                                                     "removed": None, "removed_reason": None,
-                                                     **caching})
+                self._seen(old, stamp, run_id, caching)
+                self._save_attachments(old.id, doc, hashes, downloads or {}, stamp)
                 return "unchanged", old.id
             doc_id = old.id if old else self._insert_document(source, result.url, stamp)
-            capture_id = self._insert_capture(doc_id, result)
+            detail = self._describe(doc_id, doc, hashes) if old else ""
             number = self._next_version(doc_id)
             self.db["versions"].insert({
                 "document_id": doc_id, "version": number, "captured": stamp, **_content(doc),
-                "attachments": json.dumps([vars(a) for a in doc.attachments], ensure_ascii=False),
-                "fingerprint": print_, "capture_id": capture_id})
+                "attachments": json.dumps([{**vars(a), "sha256": hashes.get(a.url)}
+                                           for a in doc.attachments], ensure_ascii=False),
+                "fingerprint": print_, "capture_id": self._insert_capture(doc_id, result)})
             self.db["documents"].update(doc_id, {
-                **_content(doc), "source": source, "problem": doc.problem, "online": 1,
-                "removed": None, "removed_reason": None, "last_seen": stamp,
-                "last_changed": stamp, "versions": number, "fingerprint": print_, **caching})
+                **_content(doc), "year": doc.published.year if doc.published else None,
+                "source": source, "problem": doc.problem, "online": 1, "removed": None,
+                "removed_reason": None, "last_seen": stamp, "last_changed": stamp, "versions": number,
+                "fingerprint": print_, **caching})
             self._index(doc_id, doc)
-            self._save_attachments(doc_id, doc, stamp)
+            self._save_attachments(doc_id, doc, hashes, downloads or {}, stamp)
+            self._event(doc_id, run_id, stamp, "changed" if old else "new", detail)
         return ("new" if old is None else "changed"), doc_id
 
-    def touch(self, url: str, fetched_at: dt.datetime, *, next_visit: str | None = None) -> None:
+    def touch(self, state: DocumentState, fetched_at: dt.datetime, *, run_id: int | None = None,
+              next_visit: str | None = None) -> None:
         """A document answered 304 Not Modified: it is still online, unchanged."""
         with self.db.atomic():
-            self.db.execute(
-                "update documents set last_seen = ?, online = 1, removed = null, removed_reason = null,"
-                " next_visit = ? where url = ?",
-                [fetched_at.isoformat(timespec="seconds"), next_visit, url])
+            self._seen(state, fetched_at.isoformat(timespec="seconds"), run_id,
+                       {"next_visit": next_visit})
 
-    def mark_removed(self, url: str, reason: str) -> bool:
+    def mark_removed(self, url: str, reason: str, *, run_id: int | None = None) -> bool:
         """Mark an archived document removed (its versions stay); True if it was online."""
+        stamp = timestamp()
         with self.db.atomic():
             cursor = self.db.execute(
                 "update documents set online = 0, removed = ?, removed_reason = ?"
-                " where url = ? and online = 1", [timestamp(), reason, url])
+                " where url = ? and online = 1", [stamp, reason, url])
+            if cursor.rowcount:
+                state = self.state(url)
+                assert state is not None
+                self._event(state.id, run_id, stamp, "removed", reason)
         return cursor.rowcount > 0
+
+    def _seen(self, state: DocumentState, stamp: str, run_id: int | None, update: dict[str, Any]) -> None:
+        self.db["documents"].update(state.id, {"last_seen": stamp, "online": 1, "removed": None,
+                                               "removed_reason": None, **update})
+        if not state.online:
+            self._event(state.id, run_id, stamp, "returned", "answers again, unchanged")
+
+    def _event(self, doc_id: int, run_id: int | None, stamp: str, event: str, detail: str) -> None:
+        self.db["events"].insert({"document_id": doc_id, "run_id": run_id, "time": stamp,
+                                  "event": event, "detail": detail})
+
+    def reextract(self, extractor: Extractor, *, sources: Iterable[str] = ()) -> Reextracted:
+        """Run ``extractor`` again over every stored capture, without fetching.
+
+        History is rewritten in place: each version gets the new extraction of its own capture,
+        and consecutive versions that now read the same merge into the first. So an improved
+        extractor changes what versions say, never how many changes a document seems to have had.
+        """
+        names = list(sources)
+        where = f"where source in ({','.join('?' * len(names))})" if names else ""
+        ids = [r["id"] for r in self.db.query(f"select id from documents {where} order by id", names)]
+        before = after = updated = 0
+        for doc_id in ids:
+            with self.db.atomic():
+                b, a, changed = self._reextract_document(doc_id, extractor)
+            before, after, updated = before + b, after + a, updated + changed
+        return Reextracted(len(ids), before, after, updated)
+
+    def _reextract_document(self, doc_id: int, extractor: Extractor) -> tuple[int, int, bool]:
+        source, current = self.db.execute("select source, fingerprint from documents where id = ?",
+                                          [doc_id]).fetchone()
+        rows = list(self.db.query(
+            "select v.id, v.attachments, c.content, c.final_url, c.headers from versions v"
+            " join captures c on c.id = v.capture_id where v.document_id = ? order by v.version", [doc_id]))
+        kept: list[tuple[int, Document, str]] = []
+        for row in rows:
+            hashes = {a["url"]: a["sha256"] for a in json.loads(row["attachments"] or "[]") if a.get("sha256")}
+            charset = charset_from_content_type(json.loads(row["headers"] or "{}").get("content-type"))
+            doc = extractor(zlib.decompress(row["content"]), row["final_url"], charset, source)
+            print_ = fingerprint(doc, hashes)
+            if kept and kept[-1][2] == print_:
+                self.db.execute("delete from versions where id = ?", [row["id"]])
+                continue
+            kept.append((row["id"], doc, print_))
+            self.db["versions"].update(row["id"], {**_content(doc), "fingerprint": print_,
+                                                   "version": len(kept)})
+        if not kept:
+            return 0, 0, False
+        _, doc, print_ = kept[-1]
+        self.db["documents"].update(doc_id, {**_content(doc), "problem": doc.problem,
+                                             "year": doc.published.year if doc.published else None,
+                                             "versions": len(kept), "fingerprint": print_})
+        self._index(doc_id, doc)
+        return len(rows), len(kept), print_ != current
 
     def _fingerprint(self, doc_id: int) -> str | None:
         row = self.db.execute("select fingerprint from documents where id = ?", [doc_id]).fetchone()
@@ -295,12 +387,62 @@ class Archive:
         self.db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
                         [doc_id, search_text(doc.title), search_text(doc.body)])
 
-    def _save_attachments(self, doc_id: int, doc: Document, stamp: str) -> None:
-        for a in doc.attachments:
+    def _store_files(self, doc_id: int | None, downloads: Mapping[str, FetchResult | str],
+                     stamp: str) -> dict[str, str]:
+        """Keep downloaded files by content hash; return each attachment URL's hash.
+
+        A download that failed keeps the hash archived before, so it never looks like a change.
+        """
+        hashes = {}
+        if doc_id is not None:
+            hashes = {r["url"]: r["sha256"] for r in self.db.query(
+                "select url, sha256 from attachments where document_id = ? and sha256 is not null",
+                [doc_id])}
+        for url, got in downloads.items():
+            if isinstance(got, str):
+                continue
+            sha = hashlib.sha256(got.content).hexdigest()
             self.db.execute(
-                "insert into attachments (document_id, url, text, first_seen) values (?, ?, ?, ?)"
-                " on conflict (document_id, url) do update set text = excluded.text",
-                [doc_id, a.url, a.text, stamp])
+                "insert into files (sha256, size, content_type, first_seen, content) values (?, ?, ?, ?, ?)"
+                " on conflict (sha256) do nothing",
+                [sha, len(got.content), got.headers.get("content-type", ""), stamp, got.content])
+            hashes[url] = sha
+        return hashes
+
+    def _save_attachments(self, doc_id: int, doc: Document, hashes: Mapping[str, str],
+                          downloads: Mapping[str, FetchResult | str], stamp: str) -> None:
+        for a in doc.attachments:
+            got = downloads.get(a.url)
+            row = {"text": a.text, "sha256": hashes.get(a.url)}
+            if isinstance(got, str):
+                row["error"] = got
+            elif got is not None:
+                row.update(fetched=stamp, size=len(got.content), error=None,
+                           content_type=got.headers.get("content-type", ""))
+            existing = list(self.db.query("select id from attachments where document_id = ? and url = ?",
+                                          [doc_id, a.url]))
+            if existing:
+                self.db["attachments"].update(existing[0]["id"], row)
+            else:
+                self.db["attachments"].insert({"document_id": doc_id, "url": a.url, "first_seen": stamp,
+                                               **row})
+
+    def _describe(self, doc_id: int, doc: Document, hashes: Mapping[str, str]) -> str:
+        """What changed since the current version, in words, for the events table and feeds."""
+        rows = list(self.db.query("select * from versions where document_id = ? order by version desc"
+                                  " limit 1", [doc_id]))
+        if not rows:
+            return ""
+        old, new = rows[0], _content(doc)
+        parts = [k for k in ("title", "published", "publisher", "fields")
+                 if _normal(str(old[k] or "")) != _normal(str(new[k] or ""))]
+        if _normal(old["body"] or "") != _normal(doc.body):
+            before, after = set((old["body"] or "").splitlines()), set(doc.body.splitlines())
+            parts.append(f"body (+{len(after - before)} −{len(before - after)} paragraphs)")
+        old_files = {a["url"]: a.get("sha256") for a in json.loads(old["attachments"] or "[]")}
+        if old_files != {a.url: hashes.get(a.url) for a in doc.attachments}:
+            parts.append("attachments")
+        return "changed: " + ", ".join(parts) if parts else "changed"
 
 
 def _content(doc: Document) -> dict[str, Any]:
@@ -317,11 +459,15 @@ def _normal(text: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", text))
 
 
-def fingerprint(doc: Document) -> str:
-    """A hash of what a document says; equal for pages that differ only in layout or noise."""
+def fingerprint(doc: Document, attachment_hashes: Mapping[str, str] | None = None) -> str:
+    """A hash of what a document says; equal for pages that differ only in layout or noise.
+
+    ``attachment_hashes`` (URL → sha256 of the file) makes a changed attachment a change.
+    """
+    hashes = attachment_hashes or {}
     content = [_normal(doc.title), str(doc.published or ""), _normal(doc.publisher),
                sorted((_normal(k), _normal(v)) for k, v in doc.fields.items()), _normal(doc.body),
-               sorted(a.url for a in doc.attachments)]
+               sorted((a.url, hashes.get(a.url, "")) for a in doc.attachments)]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 
 

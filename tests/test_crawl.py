@@ -166,3 +166,43 @@ def test_every_request_is_a_fetches_row_and_every_run_is_finished(config_path, d
     assert db["fetches"].count_where("outcome = 'ok' and status = 200") >= 23
     assert all(r["finished"] for r in db["runs"].rows)
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_reextract_rereads_captures_without_fetching_and_adds_no_versions(config_path, db_path, site,
+                                                                          base_url):
+    crawl(config_path, db_path)
+    edit(site, TRS_REPORT, "深入学习贯彻习近平法治思想", "深入学习贯彻习近平法治思想和述职评议制度")
+    crawl(config_path, db_path, "--full")
+    db = sqlite_utils.Database(db_path)
+    fetches = db["fetches"].count
+    # Simulate an archive written by a worse extractor: boilerplate left in every stored version.
+    db.execute("update versions set body = body || '\n【打印本页】【关闭窗口】', fingerprint = 'old'")
+    db.execute("update documents set body = body || '\n【打印本页】【关闭窗口】', fingerprint = 'old'")
+    result = CliRunner().invoke(cli, ["reextract", "--config", str(config_path), "--db", str(db_path)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("18 documents re-extracted: 18 read differently now; 19 versions became 19")
+    assert db["fetches"].count == fetches  # nothing was fetched
+    assert db["versions"].count_where("body like '%打印本页%'") == 0
+    assert document(db, base_url, TRS_REPORT)["versions"] == 2
+    # Once re-extracted, a crawl of the unchanged site sees no change at all.
+    assert crawl(config_path, db_path, "--full").startswith("2 sources: 0 new, 0 changed, 18 unchanged")
+
+
+def test_reextract_merges_versions_that_only_an_old_extractor_told_apart(config_path, db_path, site,
+                                                                         base_url):
+    crawl(config_path, db_path)
+    edit(site, TRS_REPORT, '<span id="hits">100</span>', '<span id="hits">101</span>')
+    crawl(config_path, db_path, "--full")
+    db = sqlite_utils.Database(db_path)
+    report = document(db, base_url, TRS_REPORT)
+    # As if an old extractor had kept the counter: a second, fake version with its own capture.
+    capture = db["captures"].insert({**next(db["captures"].rows_where("document_id = ?", [report["id"]])),
+                                     "id": None}).last_pk
+    db["versions"].insert({**next(db["versions"].rows_where("document_id = ?", [report["id"]])),
+                           "id": None, "version": 2, "fingerprint": "fake", "capture_id": capture})
+    db["documents"].update(report["id"], {"versions": 2})
+    result = CliRunner().invoke(cli, ["reextract", "--config", str(config_path), "--db", str(db_path),
+                                      "--source", "demo-tzgg"], catch_exceptions=False)
+    assert "13 versions became 12" in result.stdout
+    assert document(db, base_url, TRS_REPORT)["versions"] == 1
