@@ -1,0 +1,680 @@
+"""Fetch policy with mocked HTTP (pytest-httpx): headers, retries, limits, redirects, robots.txt,
+status and page classification, the exception boundary, and the host limiter on a fake clock.
+
+Nothing here sleeps: fetchers get a recording ``sleep`` and a limiter whose sleep returns at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import gzip
+import zlib
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_httpx import HTTPXMock, IteratorStream
+
+from crawler.config import Settings
+from crawler.fetch import (
+    Attempt,
+    Blocked,
+    Fetcher,
+    FetchError,
+    Gone,
+    HostLimiter,
+    PermanentError,
+    Refused,
+    TooLarge,
+    TransientError,
+)
+
+pytestmark = pytest.mark.anyio
+
+HOST = "www.example.gov.cn"
+BASE = f"http://{HOST}"
+PAGE = "<html><head><title>关于开展调查的通知</title></head><body><p>正文内容。</p></body></html>"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Sleeps(list[float]):
+    """A fake ``sleep`` that records what it was asked to wait."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+async def _no_wait(seconds: float) -> None:
+    return None
+
+
+def make(sleeps: Sleeps | None = None, *, hosts: tuple[str, ...] = (HOST,),
+         transport: httpx.AsyncBaseTransport | None = None, limiter: HostLimiter | None = None,
+         **settings: object) -> Fetcher:
+    """A fetcher that never sleeps; robots.txt off, no delay and 3 retries unless overridden."""
+    options: dict[str, object] = {"delay": 0.0, "obey_robots": False, "retries": 3, "backoff": 2.0}
+    options.update(settings)
+    return Fetcher(Settings(**options), hosts, limiter=limiter or HostLimiter(sleep=_no_wait),  # type: ignore[arg-type]
+                   transport=transport, sleep=sleeps if sleeps is not None else Sleeps())
+
+
+def outcomes(attempts: tuple[Attempt, ...]) -> list[str]:
+    return [a.outcome for a in attempts]
+
+
+# --- headers and results ----------------------------------------------------------------------
+
+
+async def test_user_agent_and_accept_language_on_every_request(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/robots.txt", text="User-agent: *\nAllow: /\n")
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE)
+    async with make(obey_robots=True, user_agent="govarchive-test/1.0") as f:
+        await f.get(f"{BASE}/a.html")
+    requests = httpx_mock.get_requests()
+    assert [r.url.path for r in requests] == ["/robots.txt", "/a.html"]
+    for r in requests:
+        assert r.headers["User-Agent"] == "govarchive-test/1.0"
+        assert r.headers["Accept-Language"] == "zh-CN,zh;q=0.9"
+
+
+async def test_result_carries_headers_charset_and_utc_time(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", content=PAGE.encode("gbk"),
+                            headers={"Content-Type": "text/html; charset=GBK", "ETag": '"v1"'})
+    async with make() as f:
+        result = await f.get(f"{BASE}/a.html")
+    assert result.status == 200 and result.content == PAGE.encode("gbk")
+    assert result.charset == "GBK"
+    assert result.headers["etag"] == '"v1"' and "content-type" in result.headers
+    assert result.fetched_at.tzinfo is not None and result.fetched_at.utcoffset() == dt.timedelta(0)
+    assert result.url == result.final_url == f"{BASE}/a.html"
+    assert outcomes(result.attempts) == ["ok"] and result.attempts[0].status == 200
+
+
+async def test_empty_200_is_a_result(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/empty.html", content=b"", headers={"Content-Type": "text/html"})
+    async with make() as f:
+        result = await f.get(f"{BASE}/empty.html")
+    assert result.status == 200 and result.content == b""
+
+
+async def test_conditional_request_and_304(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=304, match_headers={
+        "If-None-Match": '"v1"', "If-Modified-Since": "Tue, 01 Oct 2024 00:00:00 GMT"})
+    async with make() as f:
+        result = await f.get(f"{BASE}/a.html", etag='"v1"', last_modified="Tue, 01 Oct 2024 00:00:00 GMT")
+    assert result.status == 304 and result.not_modified and result.content == b""
+    assert outcomes(result.attempts) == ["not_modified"]
+
+
+@pytest.mark.parametrize(("encoding", "compress"), [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some servers send it
+])
+async def test_compressed_bodies_are_decoded(httpx_mock: HTTPXMock, encoding: str,
+                                             compress: Callable[[bytes], bytes]) -> None:
+    body = PAGE.encode() * 50
+    httpx_mock.add_response(url=f"{BASE}/a.html", content=compress(body),
+                            headers={"Content-Encoding": encoding, "Content-Type": "text/html"})
+    async with make() as f:
+        assert (await f.get(f"{BASE}/a.html")).content == body
+
+
+async def test_unsupported_content_encoding_is_permanent(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", content=b"\x8b\x00", headers={"Content-Encoding": "br"})
+    async with make() as f:
+        with pytest.raises(PermanentError, match="Content-Encoding"):
+            await f.get(f"{BASE}/a.html")
+
+
+# --- retries ----------------------------------------------------------------------------------
+
+
+async def test_503_is_retried_then_succeeds(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=503)
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE)
+    sleeps = Sleeps()
+    async with make(sleeps) as f:
+        result = await f.get(f"{BASE}/a.html")
+    assert result.status == 200
+    assert sleeps == [2.0]
+    assert outcomes(result.attempts) == ["retry", "ok"]
+    assert [a.status for a in result.attempts] == [503, 200]
+
+
+async def test_retry_after_seconds_is_honoured(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=429, headers={"Retry-After": "7"})
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE)
+    sleeps = Sleeps()
+    async with make(sleeps) as f:
+        await f.get(f"{BASE}/a.html")
+    assert sleeps == [7.0]
+
+
+async def test_retry_after_http_date_is_honoured(httpx_mock: HTTPXMock) -> None:
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=503,
+                            headers={"Retry-After": email.utils.format_datetime(when, usegmt=True)})
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE)
+    sleeps = Sleeps()
+    async with make(sleeps) as f:
+        await f.get(f"{BASE}/a.html")
+    assert len(sleeps) == 1 and 27.0 <= sleeps[0] <= 30.0
+
+
+async def test_too_long_retry_after_fails_at_once(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=503, headers={"Retry-After": "3600"})
+    sleeps = Sleeps()
+    async with make(sleeps, max_retry_after=120.0) as f:
+        with pytest.raises(TransientError) as caught:
+            await f.get(f"{BASE}/a.html")
+    assert caught.value.retry_after == 3600.0 and caught.value.status == 503
+    assert "Retry-After" in caught.value.reason
+    assert sleeps == [] and len(caught.value.attempts) == 1
+
+
+async def test_retries_exhausted(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=503, is_reusable=True)
+    sleeps = Sleeps()
+    async with make(sleeps, retries=3, backoff=2.0) as f:
+        with pytest.raises(TransientError) as caught:
+            await f.get(f"{BASE}/a.html")
+    e = caught.value
+    assert e.status == 503 and e.reason == "HTTP 503 after 4 attempts" and e.url == f"{BASE}/a.html"
+    assert outcomes(e.attempts) == ["retry", "retry", "retry", "TransientError"]
+    assert sleeps == [2.0, 4.0, 8.0]
+    assert len(httpx_mock.get_requests()) == 4
+
+
+async def test_truncated_body_is_transient_and_retried() -> None:
+    class Truncated(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"<html>half a page"
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, headers={"Content-Length": "1000"}, stream=Truncated())
+
+    async with make(transport=httpx.MockTransport(handler), retries=1) as f:
+        with pytest.raises(TransientError, match="incomplete") as caught:
+            await f.get(f"{BASE}/a.html")
+    assert len(calls) == 2 and outcomes(caught.value.attempts) == ["retry", "TransientError"]
+
+
+# --- size limits ------------------------------------------------------------------------------
+
+
+async def test_content_length_over_the_cap(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/big.pdf", content=b"x", headers={"Content-Length": "30000000"})
+    async with make(max_bytes=20_000_000) as f:
+        with pytest.raises(TooLarge, match="exceeds 20000000 bytes") as caught:
+            await f.get(f"{BASE}/big.pdf")
+    assert outcomes(caught.value.attempts) == ["TooLarge"]
+
+
+async def test_streamed_body_over_the_cap(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/big.html", stream=IteratorStream([b"x" * 1000] * 20))
+    async with make(max_bytes=5000) as f:
+        with pytest.raises(TooLarge, match="exceeds 5000 bytes"):
+            await f.get(f"{BASE}/big.html")
+
+
+async def test_body_exactly_at_the_cap_is_kept(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.txt", stream=IteratorStream([b"x" * 1000] * 5))
+    async with make(max_bytes=5000) as f:
+        assert len((await f.get(f"{BASE}/a.txt")).content) == 5000
+
+
+# --- redirects and addresses ------------------------------------------------------------------
+
+
+async def test_redirect_is_followed(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/old", status_code=301, headers={"Location": "/new#top"})
+    httpx_mock.add_response(url=f"{BASE}/new", html=PAGE)
+    async with make() as f:
+        result = await f.get(f"{BASE}/old")
+    assert result.url == f"{BASE}/old" and result.final_url == f"{BASE}/new"
+    assert outcomes(result.attempts) == ["redirect", "ok"]
+
+
+async def test_redirect_to_an_other_configured_host_is_followed(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302, headers={"Location": "https://xxgk.example.gov.cn/a"})
+    httpx_mock.add_response(url="https://xxgk.example.gov.cn/a", html=PAGE)
+    async with make(hosts=(HOST, "XXGK.example.gov.cn")) as f:
+        assert (await f.get(f"{BASE}/a")).final_url == "https://xxgk.example.gov.cn/a"
+
+
+async def test_redirect_off_site_is_refused_unrequested(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302, headers={"Location": "http://evil.com/x"})
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"{BASE}/a")
+    assert caught.value.reason == "redirect to off-site host evil.com"
+    assert outcomes(caught.value.attempts) == ["Refused"]
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [f"{BASE}/a"]
+
+
+async def test_redirect_loop(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302, headers={"Location": f"{BASE}/b"})
+    httpx_mock.add_response(url=f"{BASE}/b", status_code=302, headers={"Location": "/a"})
+    async with make() as f:
+        with pytest.raises(Refused, match="redirect loop") as caught:
+            await f.get(f"{BASE}/a")
+    assert outcomes(caught.value.attempts) == ["redirect", "Refused"]
+
+
+async def test_more_than_five_redirects(httpx_mock: HTTPXMock) -> None:
+    for i in range(6):
+        httpx_mock.add_response(url=f"{BASE}/{i}", status_code=307, headers={"Location": f"/{i + 1}"})
+    async with make() as f:
+        with pytest.raises(Refused, match="more than 5 redirects"):
+            await f.get(f"{BASE}/0")
+    assert len(httpx_mock.get_requests()) == 6
+
+
+@pytest.mark.parametrize(("location", "reason"), [
+    ("http://169.254.169.254/latest/meta-data/", "redirect to unsafe address 169.254.169.254"),
+    ("http://[::ffff:169.254.169.254]/", "redirect to unsafe address ::ffff:169.254.169.254"),
+    ("http://100.100.100.200/latest/meta-data/", "redirect to unsafe address 100.100.100.200"),
+    ("http://0.0.0.0:8080/", "redirect to unsafe address 0.0.0.0"),
+    ("http://[fe80::1]/", "redirect to unsafe address fe80::1"),
+    ("ftp://www.example.gov.cn/a.doc", "redirect to unsupported scheme ftp"),
+    ("file:///etc/passwd", "redirect to unsupported scheme file"),
+])
+async def test_redirect_to_unsafe_target_is_refused(httpx_mock: HTTPXMock, location: str,
+                                                    reason: str) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302, headers={"Location": location})
+    # Configured or not, metadata and link-local addresses are never requested.
+    hosts = (HOST, "169.254.169.254", "::ffff:169.254.169.254", "100.100.100.200", "0.0.0.0", "fe80::1")
+    async with make(hosts=hosts) as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"{BASE}/a")
+    assert caught.value.reason == reason
+    assert len(httpx_mock.get_requests()) == 1
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://evil.com/doc.html", "off-site host evil.com"),
+    ("http://169.254.169.254/latest/meta-data/", "unsafe address 169.254.169.254"),
+    ("ftp://www.example.gov.cn/a.doc", "unsupported scheme ftp"),
+    ("javascript:void(0)", "unsupported scheme javascript"),
+])
+async def test_unsafe_initial_url_is_refused_unrequested(httpx_mock: HTTPXMock, url: str,
+                                                         reason: str) -> None:
+    async with make(obey_robots=True) as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(url)
+    assert caught.value.reason == reason and caught.value.attempts == ()
+    assert httpx_mock.get_requests() == []
+
+
+@pytest.mark.parametrize("url", ["http://[www.example.gov.cn/", "http://www.example.gov.cn/a\x00b"])
+async def test_invalid_url_is_refused_unrequested(httpx_mock: HTTPXMock, url: str) -> None:
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(url)
+    assert caught.value.reason.startswith("invalid URL") and caught.value.attempts == ()
+
+
+async def test_redirect_to_invalid_url_is_refused(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302, headers={"Location": "http://[::1/x"})
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"{BASE}/a")
+    assert caught.value.reason.startswith("redirect to invalid URL")
+    assert outcomes(caught.value.attempts) == ["Refused"]
+
+
+async def test_hosts_compare_case_and_idna_insensitively(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url="http://xn--fiqs8s.cn/a", status_code=302, headers={"Location": "/b"})
+    httpx_mock.add_response(url="http://xn--fiqs8s.cn/b", html=PAGE)
+    async with make(hosts=("中国.CN.",)) as f:
+        assert (await f.get("http://中国.cn/a")).status == 200
+
+
+async def test_loopback_is_allowed_when_configured(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url="http://127.0.0.1:8000/a", html=PAGE)
+    async with make(hosts=("127.0.0.1",)) as f:
+        assert (await f.get("http://127.0.0.1:8000/a")).status == 200
+
+
+# --- robots.txt -------------------------------------------------------------------------------
+
+# A group naming the crawler replaces the * group for it.
+ROBOTS = ("User-agent: *\nDisallow: /no-bots/\n\n"
+          "User-agent: govarchive\nDisallow: /private/\nDisallow: /no-archivers/\n")
+
+
+async def test_robots_fetched_once_and_obeyed(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/robots.txt", text=ROBOTS)
+    paths = ("/a.html", "/b.html", "/no-bots/c.html")
+    for path in paths:
+        httpx_mock.add_response(url=BASE + path, html=PAGE)
+    async with make(obey_robots=True) as f:
+        results = await asyncio.gather(*(f.get(BASE + path) for path in paths))
+        for path in ("/private/x.html", "/no-archivers/x.html"):
+            with pytest.raises(Refused, match="disallowed by robots.txt") as caught:
+                await f.get(BASE + path)
+            assert caught.value.attempts == ()
+    assert all(r.status == 200 for r in results)
+    assert [r.url.path for r in httpx_mock.get_requests()].count("/robots.txt") == 1
+    robots_attempts = [a for r in results for a in r.attempts if a.url.endswith("/robots.txt")]
+    assert len(robots_attempts) == 1 and robots_attempts[0].outcome == "ok"
+
+
+async def test_robots_ignored_when_not_obeyed(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/private/x.html", html=PAGE)
+    async with make(obey_robots=False) as f:
+        assert (await f.get(f"{BASE}/private/x.html")).status == 200
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 410])
+async def test_robots_4xx_allows_all(httpx_mock: HTTPXMock, status: int) -> None:
+    httpx_mock.add_response(url=f"{BASE}/robots.txt", status_code=status)
+    httpx_mock.add_response(url=f"{BASE}/private/x.html", html=PAGE)
+    async with make(obey_robots=True) as f:
+        result = await f.get(f"{BASE}/private/x.html")
+    assert result.status == 200 and outcomes(result.attempts) == ["ok", "ok"]
+
+
+async def test_robots_5xx_makes_the_host_unavailable(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/robots.txt", status_code=500, is_reusable=True)
+    async with make(obey_robots=True, retries=1) as f:
+        with pytest.raises(TransientError, match="robots.txt unavailable") as first:
+            await f.get(f"{BASE}/a.html")
+        with pytest.raises(TransientError, match="robots.txt unavailable") as second:
+            await f.get(f"{BASE}/b.html")
+    assert len(first.value.attempts) == 2 and second.value.attempts == ()
+    assert [r.url.path for r in httpx_mock.get_requests()] == ["/robots.txt", "/robots.txt"]
+
+
+# --- statuses and pages -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    (404, Gone), (410, Gone), (412, Blocked), (403, PermanentError), (400, PermanentError),
+])
+async def test_status_classes(httpx_mock: HTTPXMock, status: int, kind: type[FetchError]) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=status)
+    async with make() as f:
+        with pytest.raises(kind) as caught:
+            await f.get(f"{BASE}/a.html")
+    assert type(caught.value) is kind and caught.value.status == status
+    assert caught.value.reason.startswith(f"HTTP {status}")
+    assert outcomes(caught.value.attempts) == [kind.__name__]
+
+
+RUISHU = ("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">"
+          "<meta id=\"9DhefwqGPrzGxEp9hPaoag\" content=\"qDeAj\" r='m'>"
+          "<script type=\"text/javascript\" r='m'>$_ts=window['$_ts'];if(!$_ts)$_ts={};$_ts.nsd=34092;"
+          "$_ts.cd=\"qDerAQory2QxmNNraJ3XKE6rAm3ETONqapFE1JCryZaWAVoJsAovkEqrkA\";</script>"
+          "<script type=\"text/javascript\" charset=\"utf-8\" src=\"/4QbVtADbnLVIc/c.FxJzG50F.dfe1675.js\" "
+          "r='m'></script></head><body></body></html>")
+CHALLENGES = {
+    "ruishu": RUISHU,
+    "cookie reload": "<html><script>document.cookie='__jsl_clearance=1591; path=/';"
+                     "location.href=location.pathname+location.search</script></html>",
+    "cookie reload()": "<script>var x='abc';document.cookie=\"acw_sc__v2=\"+x;location.reload();</script>",
+    "noscript": "<html><head><title>提示</title></head><body><noscript>请开启JavaScript并刷新该页</noscript>"
+                "<script src=/check.js></script></body></html>",
+    "security check": "<html><head><title>安全验证</title></head>"
+                      "<body><div>请完成下方验证后继续访问</div></body></html>",
+    "access check": "<html><body><h1>访问验证</h1><p>请拖动滑块</p></body></html>",
+    "meta refresh": "<html><head><meta http-equiv=\"refresh\" content=\"0\"></head><body></body></html>",
+    "meta refresh url": "<html><head><meta content=\"1;url=/a.html\" http-equiv='Refresh'></head></html>",
+    "waf": "<html><head><title>网站防火墙</title></head>"
+           "<body>您的请求带有不合法参数，已被网站管理员设置拦截！"
+           "可能原因：您提交的内容包含危险的攻击请求</body></html>",
+    "waf en": "<html><head><title>Request Rejected</title></head><body>The requested URL was rejected. "
+              "Please consult with your administrator.</body></html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHALLENGES))
+async def test_challenge_page_is_blocked(httpx_mock: HTTPXMock, name: str) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=CHALLENGES[name])
+    async with make() as f:
+        with pytest.raises(Blocked) as caught:
+            await f.get(f"{BASE}/a.html")
+    assert caught.value.status == 200 and outcomes(caught.value.attempts) == ["Blocked"]
+
+
+NAV = "".join(f"<li><a href='/c{i}/'>栏目名称{i}</a></li>" for i in range(120))  # ~1.5 KB of text
+SOFT_404S = {
+    "plain": "<html><head><title>提示信息</title></head><body><p>您访问的页面不存在！</p></body></html>",
+    "deleted": "<html><body><div class=msg>抱歉，该页面已删除或已过期</div>"
+               "<a href=/>返回首页</a></body></html>",
+    "nginx": "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center>"
+             "<hr><center>nginx</center></body></html>",
+    "titled, in a full template": f"<html><head><title>页面不存在 - 某某市人民政府</title></head>"
+                                  f"<body><ul>{NAV}</ul><p>页面不存在</p></body></html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOFT_404S))
+async def test_soft_404_is_gone(httpx_mock: HTTPXMock, name: str) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=SOFT_404S[name])
+    async with make() as f:
+        with pytest.raises(Gone, match="soft 404"):
+            await f.get(f"{BASE}/a.html")
+
+
+BODY = "".join(f"<p>第{i}条 本办法自发布之日起施行，各单位应当认真贯彻落实。</p>" for i in range(80))
+REAL_PAGES = {
+    # Ruishu-protected sites embed $_ts in their real pages too.
+    "ruishu-protected document": RUISHU.replace("<body></body>", f"<body><h1>通知</h1>{BODY}</body>"),
+    "document mentioning the markers": f"<html><head><title>关于网站改版的说明</title></head><body>{NAV}"
+                                       f"<p>旧栏目链接可能显示页面不存在，或要求安全验证，请访问新栏目。</p>{BODY}</body></html>",
+    "document setting a cookie": f"<html><script>document.cookie='lang=zh';location.href='#top'</script>"
+                                 f"<body>{BODY}</body></html>",
+    "redirect stub to another page": "<html><head><meta http-equiv=refresh content=\"0;url=/new/a.html\">"
+                                     "</head></html>",
+    "short notice": "<html><head><title>停电通知</title></head><body><p>明日停电。</p></body></html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_PAGES))
+async def test_real_pages_are_not_flagged(httpx_mock: HTTPXMock, name: str) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=REAL_PAGES[name])
+    async with make() as f:
+        assert (await f.get(f"{BASE}/a.html")).status == 200
+
+
+async def test_non_html_is_not_read_for_markers(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.txt", text="页面不存在",
+                            headers={"Content-Type": "application/pdf"})
+    async with make() as f:
+        assert (await f.get(f"{BASE}/a.txt")).status == 200
+
+
+# --- the exception boundary -------------------------------------------------------------------
+
+
+def _httpx_exception_types() -> list[type[Exception]]:
+    found = (getattr(httpx, name) for name in httpx.__all__)
+    return sorted((t for t in found if isinstance(t, type) and issubclass(t, Exception)),
+                  key=lambda t: t.__name__)
+
+
+def _instance(kind: type[Exception]) -> Exception:
+    request = httpx.Request("GET", f"{BASE}/a.html")
+    if kind is httpx.HTTPStatusError:
+        return kind("boom", request=request, response=httpx.Response(500, request=request))
+    try:
+        return kind("boom")
+    except TypeError:
+        return kind()
+
+
+NOT_HTTPX = [OSError, ConnectionResetError, ValueError, RuntimeError, zlib.error]
+
+
+@pytest.mark.parametrize("kind", _httpx_exception_types() + NOT_HTTPX, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("where", ["request", "body"])
+async def test_no_exception_escapes_but_fetch_errors(kind: type[Exception], where: str) -> None:
+    class Failing(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"<html>"
+            raise _instance(kind)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if where == "request":
+            raise _instance(kind)
+        return httpx.Response(200, stream=Failing())
+
+    async with make(transport=httpx.MockTransport(handler), retries=1) as f:
+        with pytest.raises(FetchError) as caught:
+            await f.get(f"{BASE}/a.html")
+    assert not isinstance(caught.value, httpx.HTTPError | httpx.InvalidURL | httpx.StreamError)
+    assert caught.value.url == f"{BASE}/a.html" and caught.value.reason
+    assert caught.value.attempts or kind is httpx.InvalidURL
+
+
+@pytest.mark.parametrize(("error", "kind", "reason"), [
+    (httpx.ConnectTimeout("x"), TransientError, "connect timeout"),
+    (httpx.ReadTimeout("x"), TransientError, "read timeout"),
+    (httpx.ConnectError("[Errno 111] Connection refused"), TransientError,
+     "connection failed: [Errno 111] Connection refused"),
+    (httpx.ReadError("reset"), TransientError, "connection broken while reading: reset"),
+    (httpx.RemoteProtocolError("bad"), TransientError, "incomplete or malformed response: bad"),
+    (httpx.LocalProtocolError("bad header"), PermanentError, "LocalProtocolError: bad header"),
+    (httpx.UnsupportedProtocol("no"), Refused, "unsupported URL: no"),
+    (httpx.DecodingError("bad gzip"), PermanentError, "undecodable body: bad gzip"),
+])
+async def test_httpx_errors_are_translated(error: Exception, kind: type[FetchError], reason: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    async with make(transport=httpx.MockTransport(handler), retries=0) as f:
+        with pytest.raises(kind) as caught:
+            await f.get(f"{BASE}/a.html")
+    assert type(caught.value) is kind and caught.value.reason == reason
+
+
+# --- the host limiter -------------------------------------------------------------------------
+
+
+class FakeTime:
+    """A clock that only moves when the limiter sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+async def test_limiter_spaces_one_host_by_delay() -> None:
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    for _ in range(3):
+        await limiter.wait(HOST, 2.0)
+    t.now += 5.0  # a pause longer than the delay: no wait
+    await limiter.wait(HOST, 2.0)
+    assert t.sleeps == [2.0, 2.0]
+
+
+async def test_limiter_queues_concurrent_callers() -> None:
+    t = FakeTime()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # time stands still: every caller reserved at once
+        slept.append(seconds)
+
+    limiter = HostLimiter(clock=t.clock, sleep=sleep)
+    await asyncio.gather(*(limiter.wait(HOST, 1.5) for _ in range(4)))
+    assert sorted(slept) == [1.5, 3.0, 4.5]
+
+
+async def test_limiter_hosts_are_independent_and_delay_zero_never_waits() -> None:
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    await limiter.wait("a.gov.cn", 3.0)
+    await limiter.wait("b.gov.cn", 3.0)
+    for _ in range(5):
+        await limiter.wait("c.gov.cn", 0.0)
+    assert t.sleeps == []
+
+
+async def test_limiter_backs_off_after_errors_and_recovers() -> None:
+    limiter = HostLimiter()
+    assert limiter.spacing(HOST, 1.0) == 1.0
+    spacings = []
+    for _ in range(8):
+        limiter.failed(HOST)
+        spacings.append(limiter.spacing(HOST, 1.0))
+    assert spacings == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert limiter.spacing("other.gov.cn", 1.0) == 1.0
+    limiter.failed("zero.gov.cn")
+    assert limiter.spacing("zero.gov.cn", 0.0) == 1.0  # even a host without delay backs off
+    limiter.succeeded(HOST)
+    assert limiter.spacing(HOST, 1.0) == 1.0
+
+
+async def test_fetchers_share_the_limiter(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE, is_reusable=True)
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    async with make(limiter=limiter, delay=1.0) as f1, make(limiter=limiter, delay=1.0) as f2:
+        for f in (f1, f2, f1, f2):
+            await f.get(f"{BASE}/a.html")
+    assert t.sleeps == [1.0, 1.0, 1.0]
+
+
+async def test_fetcher_errors_slow_the_host_down(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=502)
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=502)
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE)
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    async with make(limiter=limiter, delay=1.0, backoff=0.0) as f:
+        await f.get(f"{BASE}/a.html")
+    assert t.sleeps == [2.0, 4.0]  # 1 s delay doubled per consecutive error
+    assert limiter.spacing(HOST, 1.0) == 1.0  # the success restored it
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=st.integers(200, 599), body=st.binary(max_size=2000),
+       content_type=st.sampled_from(["", "text/html", "text/html; charset=gbk", "application/pdf", "text/x"]),
+       encoding=st.sampled_from(["", "gzip", "deflate", "br", "identity", "gzip, gzip"]),
+       location=st.text(max_size=30), retry_after=st.text(max_size=30))
+def test_any_response_gives_a_result_or_a_fetch_error(
+        status: int, body: bytes, content_type: str, encoding: str, location: str, retry_after: str) -> None:
+    headers = {"Content-Type": content_type, "Content-Encoding": encoding, "Location": location,
+               "Retry-After": retry_after}
+    # Raw bytes, as a server may send them (UTF-8 Chinese in Location included).
+    raw = [(k.encode(), v.encode("utf-8", "replace")) for k, v in headers.items() if v and v.isprintable()]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=raw, content=body)
+
+    async def fetch() -> None:
+        async with make(transport=httpx.MockTransport(handler), retries=1, max_retry_after=5.0) as f:
+            try:
+                result = await f.get(f"{BASE}/a.html")
+            except FetchError as e:
+                assert e.reason and e.url == f"{BASE}/a.html"
+            else:
+                assert 200 <= result.status < 300 or result.status == 304
+                assert len(result.content) <= f.settings.max_bytes
+
+    asyncio.run(fetch())
