@@ -229,8 +229,11 @@ class Archive:
                              r["next_visit"], published)
 
     def due(self, source: str, before: str | None) -> list[str]:
-        """Online documents of ``source`` whose revisit time is before ``before`` (None: all)."""
-        sql = "select url from documents where source = ? and online = 1"
+        """Documents of ``source`` whose revisit time is before ``before`` (None: all).
+
+        Removed documents stay on their schedule, so one that comes back is noticed.
+        """
+        sql = "select url from documents where source = ?"
         params: list[Any] = [source]
         if before is not None:
             sql += " and (next_visit is null or next_visit <= ?)"

@@ -8,16 +8,18 @@ Routes stop when the server stops; ``with FaultServer() as server`` shuts every 
 from __future__ import annotations
 
 import functools
+import mimetypes
 import socket
 import socketserver
 import struct
 import threading
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ["FaultServer", "bomb_body", "gzip_bomb"]
+__all__ = ["FaultServer", "bomb_body", "gzip_bomb", "redirect", "reply"]
 
 #: Longest any route keeps a connection open on its own (the tests' timeouts are far shorter).
 HOLD = 5.0
@@ -104,6 +106,30 @@ def loop_b(conn: socket.socket, stop: threading.Event) -> None:
     conn.sendall(_head("302 Found", Location="/loop/a", Content_Length=0))
 
 
+def reply(status: str = "200 OK", body: bytes = b"", content_type: str = "text/html; charset=utf-8",
+          **headers: str | int) -> Route:
+    """A route that answers with this status, body and headers."""
+    def route(conn: socket.socket, stop: threading.Event) -> None:
+        head = _head(status, Content_Length=len(body), **headers).replace(
+            b"text/html; charset=utf-8", content_type.encode())
+        conn.sendall(head + body)
+    return route
+
+
+def redirect(location: str) -> Route:
+    return reply("302 Found", Location=location)
+
+
+def _file(root: Path, path: str) -> Route:
+    target = (root / path.lstrip("/")).resolve()
+    if path.endswith("/"):
+        target = target / "index.html"
+    if not target.is_relative_to(root.resolve()) or not target.is_file():
+        return not_found
+    kind = mimetypes.guess_type(target.name)[0] or "text/html"
+    return reply(body=target.read_bytes(), content_type=kind)
+
+
 ROUTES: dict[str, Route] = {
     "/robots.txt": not_found, "/ok": ok, "/silent": silent, "/trickle": trickle,
     "/reset": reset_mid_body, "/short": short_body, "/endless": endless, "/bomb": bomb,
@@ -112,11 +138,16 @@ ROUTES: dict[str, Route] = {
 
 
 class FaultServer:
-    """Serves :data:`ROUTES` on 127.0.0.1 (a free port) in background threads; counts requests."""
+    """Serves :data:`ROUTES` on 127.0.0.1 (a free port) in background threads; counts requests.
 
-    def __init__(self) -> None:
+    With ``root``, it serves that folder's files instead, except the paths a test puts in
+    ``routes`` (path → route), so one page of a real site can misbehave.
+    """
+
+    def __init__(self, root: Path | None = None, host: str = "127.0.0.1") -> None:
         self.stop = threading.Event()
         self.requests: list[str] = []
+        self.routes: dict[str, Route] = {} if root else dict(ROUTES)
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -124,17 +155,18 @@ class FaultServer:
                 try:
                     path = _read_request_path(self.request)
                     outer.requests.append(path)
-                    ROUTES.get(path, not_found)(self.request, outer.stop)
+                    route = outer.routes.get(path) or (_file(root, path) if root else not_found)
+                    route(self.request, outer.stop)
                 except OSError:  # the client hung up: what most of these routes provoke
                     pass
 
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server = socketserver.ThreadingTCPServer((host, 0), Handler)
         self._server.daemon_threads = False  # server_close() joins the handlers: nothing leaks
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self.port = self._server.server_address[1]
+        self.host, self.port = host, self._server.server_address[1]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def __enter__(self) -> Self:
         self._thread.start()
