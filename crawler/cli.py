@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import json
 import logging
@@ -168,6 +169,41 @@ def reextract(config_path: str | None, db_path: str | None, names: tuple[str, ..
         done = archive.reextract(again, sources=names)
     click.echo(f"{done.documents} documents re-extracted: {done.updated} read differently now; "
                f"{done.versions_before} versions became {done.versions_after}")
+
+
+@cli.command()
+@db_option
+@click.option("--stale-days", default=3.0, show_default=True, type=float,
+              help="Flag sources without a successful run in this many days.")
+def status(db_path: str | None, stale_days: float) -> None:
+    """The crawler's health: each source's last run, its failures, and stale sources.
+
+    Exits 1 when a source has not succeeded within --stale-days, so monitoring can alert.
+
+    \b
+    Example:
+        govarchive status --stale-days 2
+    """
+    with open_archive(db_path) as archive:
+        rows = archive.status()
+    cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=stale_days)).isoformat(timespec="seconds")
+    click.echo(f"{'source':28} {'last run (UTC)':20} {'new':>5} {'chg':>4} {'same':>5} {'gone':>4} "
+               f"{'fail':>4} {'docs':>6}  state")
+    stale = []
+    for r in rows:
+        run = r.last_run or {}
+        state = ("running" if run and not run["finished"] else "flagged: " + run["error"] if run.get("error")
+                 else "ok" if run else "never run")
+        if not r.last_success or r.last_success < cutoff:
+            stale.append(r.source)
+        click.echo(f"{r.source:28} {(run.get('started') or '-')[:19].replace('T', ' '):20} "
+                   + " ".join(f"{run.get(k) or 0:>{w}}" for k, w in
+                              (("new", 5), ("changed", 4), ("unchanged", 5), ("removed", 4), ("failed", 4)))
+                   + f" {r.documents:>6}  {state}")
+    if stale:
+        click.echo(f"{len(stale)} source{'s' if len(stale) != 1 else ''} without a successful run in "
+                   f"{stale_days:g} days: {', '.join(stale)}")
+        sys.exit(1)
 
 
 @cli.command()

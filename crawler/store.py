@@ -35,6 +35,7 @@ __all__ = [
     "Outcome",
     "Reextracted",
     "RunCounts",
+    "SourceStatus",
     "fingerprint",
     "search_query",
     "search_text",
@@ -76,6 +77,17 @@ class RunCounts:
     failed: int = 0
     list_pages: int = 0
     links_found: int = 0
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A source's health: its latest run and its latest successful one."""
+
+    source: str
+    last_run: dict[str, Any] | None
+    last_success: str | None
+    documents: int
+    online: int
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,18 @@ class Archive:
     def finish_run(self, run_id: int, counts: RunCounts, error: str = "") -> None:
         with self.db.atomic():
             self.db["runs"].update(run_id, {**vars(counts), "finished": timestamp(), "error": error})
+
+    def status(self) -> list[SourceStatus]:
+        """Each recorded source's latest run; a success is a finished run with no error."""
+        rows = []
+        for name in [r["name"] for r in self.db.query("select name from sources order by name")]:
+            last = list(self.db.query("select * from runs where source = ? order by id desc limit 1", [name]))
+            success = self.db.execute("select max(finished) from runs where source = ? and finished is not null"
+                                      " and coalesce(error, '') = ''", [name]).fetchone()[0]
+            docs, online = self.db.execute("select count(*), coalesce(sum(online), 0) from documents"
+                                           " where source = ?", [name]).fetchone()
+            rows.append(SourceStatus(name, last[0] if last else None, success, docs, online))
+        return rows
 
     def record_attempts(self, run_id: int, source: str, attempts: Iterable[Attempt],
                         document_id: int | None = None) -> None:

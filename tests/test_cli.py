@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import httpx
+import sqlite_utils
 from click.testing import CliRunner
 
 from crawler.cli import cli
@@ -62,3 +63,20 @@ def test_serve_answers_searches_over_http(tmp_path, config_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_status_shows_each_source_and_flags_stale_ones(tmp_path, config_path):
+    db = tmp_path / "govarchive.db"
+    runner = CliRunner()
+    runner.invoke(cli, ["crawl", "--config", str(config_path), "--db", str(db)], catch_exceptions=False)
+    result = runner.invoke(cli, ["status", "--db", str(db)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("source") and len(lines) == 3
+    assert lines[1].startswith("demo-tzgg") and lines[1].split()[3:5] == ["12", "0"] and "ok" in lines[1]
+    sqlite_utils.Database(db).execute("update runs set finished = '2020-01-01T00:00:00+00:00', "
+                                      "error = 'list page failed' where source = 'demo-xxgk'")
+    result = runner.invoke(cli, ["status", "--db", str(db), "--stale-days", "2"])
+    assert result.exit_code == 1
+    assert "flagged: list page failed" in result.stdout
+    assert result.stdout.splitlines()[-1] == "1 source without a successful run in 2 days: demo-xxgk"
