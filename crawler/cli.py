@@ -186,7 +186,7 @@ def status(db_path: str | None, stale_days: float) -> None:
     """
     with open_archive(db_path) as archive:
         rows = archive.status()
-    cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=stale_days)).isoformat(timespec="seconds")
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=stale_days)).isoformat(timespec="seconds")
     click.echo(f"{'source':28} {'last run (UTC)':20} {'new':>5} {'chg':>4} {'same':>5} {'gone':>4} "
                f"{'fail':>4} {'docs':>6}  state")
     stale = []

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
-    "ConfigError",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_DB_PATH",
+    "ConfigError",
     "Settings",
     "Source",
     "cron_problem",
@@ -166,7 +166,7 @@ def load_config(path: str | Path) -> list[Source]:
         raise ConfigError(path, f"not valid TOML: {e}", line=line) from None
     unknown = set(data) - {"sources", "defaults"}
     if unknown:
-        key = sorted(unknown)[0]
+        key = min(unknown)
         raise ConfigError(path, "unknown top-level key (expected [defaults] and [[sources]])",
                           key=key, line=_line_of_key(text, key))
     defaults = _settings(path, text, data.get("defaults", {}), Settings(), source=None)
@@ -295,11 +295,11 @@ def cron_problem(expression: str) -> str | None:
 
 
 def _valid_selector(selector: str) -> bool:
-    from selectolax.lexbor import LexborHTMLParser
+    from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
     try:
         LexborHTMLParser("<p></p>").css(selector)
-    except Exception:  # Lexbor reports a bad selector with a bare exception type
+    except SelectolaxError:
         return False
     return True
 
@@ -310,7 +310,7 @@ def _is_http_url(url: str) -> bool:
 
 
 def _line_of_key(text: str, key: str) -> int | None:
-    m = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.M)
+    m = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.MULTILINE)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 

@@ -25,7 +25,7 @@ import httpx
 from .config import Source
 from .discover import discover
 from .extract import Document, extract
-from .fetch import FetchError, Fetcher, FetchResult, Gone, HostLimiter
+from .fetch import Fetcher, FetchError, FetchResult, Gone, HostLimiter
 from .store import Archive, DocumentState, RunCounts, timestamp
 
 __all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
@@ -127,7 +127,7 @@ class _Run:
         return list(listed)
 
     async def _walk_column(self, start: str) -> list[list[str]]:
-        queue, seen, pages = [start], set(), []
+        queue, seen, pages = [start], set[str](), list[list[str]]()
         s = self.source.settings
         while queue and len(pages) < s.max_pages:
             page = queue.pop(0)

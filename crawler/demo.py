@@ -22,7 +22,7 @@ SITE = Path(__file__).parent / "demo_site"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".shtml": "text/html"}
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".shtml": "text/html"}  # noqa: RUF012
 
     def log_message(self, format: str, *args: object) -> None:
         pass

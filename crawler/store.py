@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -107,7 +107,7 @@ Extractor = Callable[[bytes, str, "str | None", str], Document]
 
 def timestamp() -> str:
     """The current UTC time as ISO 8601, the format of every timestamp in the archive."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 migrations = Migrations("govarchive")
@@ -115,48 +115,48 @@ migrations = Migrations("govarchive")
 
 @migrations()
 def create_tables(db: sqlite_utils.Database) -> None:
-    db["sources"].create({"name": str, "title": str, "urls": str, "schedule": str, "added": str,
+    db.table("sources").create({"name": str, "title": str, "urls": str, "schedule": str, "added": str,
                           "updated": str}, pk="name")
-    db["runs"].create({"id": int, "source": str, "started": str, "finished": str, "full": int,
+    db.table("runs").create({"id": int, "source": str, "started": str, "finished": str, "full": int,
                        "list_pages": int, "links_found": int, "new": int, "changed": int,
                        "unchanged": int, "removed": int, "failed": int, "error": str},
                       pk="id", foreign_keys=[("source", "sources", "name")])
-    db["documents"].create({
+    db.table("documents").create({
         "id": int, "title": str, "published": str, "year": int, "source": str, "publisher": str, "url": str,
         "online": int, "first_seen": str, "last_seen": str, "last_changed": str, "removed": str,
         "removed_reason": str, "versions": int, "fields": str, "body": str, "problem": str,
         "etag": str, "last_modified": str, "next_visit": str, "fingerprint": str,
     }, pk="id", foreign_keys=[("source", "sources", "name")], not_null=["url"])
-    db["documents"].create_index(["url"], unique=True)
-    db["documents"].create_index(["source", "published"])
-    db["captures"].create({"id": int, "document_id": int, "fetched": str, "url": str,
+    db.table("documents").create_index(["url"], unique=True)
+    db.table("documents").create_index(["source", "published"])
+    db.table("captures").create({"id": int, "document_id": int, "fetched": str, "url": str,
                            "final_url": str, "status": int, "headers": str, "size": int,
                            "sha256": str, "content": bytes},
                           pk="id", foreign_keys=[("document_id", "documents", "id")])
-    db["versions"].create({"id": int, "document_id": int, "version": int, "captured": str,
+    db.table("versions").create({"id": int, "document_id": int, "version": int, "captured": str,
                            "title": str, "published": str, "publisher": str, "fields": str,
                            "body": str, "attachments": str, "fingerprint": str, "capture_id": int},
                           pk="id", foreign_keys=[("document_id", "documents", "id"),
                                                  ("capture_id", "captures", "id")])
-    db["versions"].create_index(["document_id", "version"], unique=True)
-    db["files"].create({"sha256": str, "size": int, "content_type": str, "first_seen": str,
+    db.table("versions").create_index(["document_id", "version"], unique=True)
+    db.table("files").create({"sha256": str, "size": int, "content_type": str, "first_seen": str,
                         "content": bytes}, pk="sha256")
-    db["attachments"].create({"id": int, "document_id": int, "url": str, "text": str,
+    db.table("attachments").create({"id": int, "document_id": int, "url": str, "text": str,
                               "first_seen": str, "fetched": str, "sha256": str, "size": int,
                               "content_type": str, "error": str}, pk="id",
                              foreign_keys=[("document_id", "documents", "id"),
                                            ("sha256", "files", "sha256")])
-    db["attachments"].create_index(["document_id", "url"], unique=True)
-    db["fetches"].create({"id": int, "run_id": int, "source": str, "document_id": int, "url": str,
+    db.table("attachments").create_index(["document_id", "url"], unique=True)
+    db.table("fetches").create({"id": int, "run_id": int, "source": str, "document_id": int, "url": str,
                           "started": str, "elapsed": float, "status": int, "outcome": str,
                           "reason": str}, pk="id",
                          foreign_keys=[("run_id", "runs", "id"), ("document_id", "documents", "id"),
                                        ("source", "sources", "name")])
-    db["fetches"].create_index(["run_id"])
-    db["events"].create({"id": int, "document_id": int, "run_id": int, "time": str, "event": str,
+    db.table("fetches").create_index(["run_id"])
+    db.table("events").create({"id": int, "document_id": int, "run_id": int, "time": str, "event": str,
                          "detail": str}, pk="id",
                         foreign_keys=[("document_id", "documents", "id"), ("run_id", "runs", "id")])
-    db["events"].create_index(["event", "time"])
+    db.table("events").create_index(["event", "time"])
     db.execute("CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, tokenize='unicode61')")
 
 
@@ -177,7 +177,7 @@ class Archive:
             self.db.close()
             raise
 
-    def __enter__(self) -> Archive:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -204,19 +204,18 @@ class Archive:
             for s in sources:
                 row = {"name": s.name, "title": s.title, "urls": json.dumps(list(s.urls)),
                        "schedule": s.settings.schedule, "updated": stamp}
-                if self.db["sources"].count_where("name = ?", [s.name]):
-                    self.db["sources"].update(s.name, row)
+                if self.db.table("sources").count_where("name = ?", [s.name]):
+                    self.db.table("sources").update(s.name, row)
                 else:
-                    self.db["sources"].insert({**row, "added": stamp})
+                    self.db.table("sources").insert({**row, "added": stamp})
 
     def start_run(self, source: str, *, full: bool = False) -> int:
         with self.db.atomic():
-            table = self.db["runs"].insert({"source": source, "started": timestamp(), "full": int(full)})
-        return int(table.last_pk)
+            return self._insert("runs", {"source": source, "started": timestamp(), "full": int(full)})
 
     def finish_run(self, run_id: int, counts: RunCounts, error: str = "") -> None:
         with self.db.atomic():
-            self.db["runs"].update(run_id, {**vars(counts), "finished": timestamp(), "error": error})
+            self.db.table("runs").update(run_id, {**vars(counts), "finished": timestamp(), "error": error})
 
     def status(self) -> list[SourceStatus]:
         """Each recorded source's latest run; a success is a finished run with no error."""
@@ -237,7 +236,7 @@ class Archive:
                  "status": a.status, "outcome": a.outcome, "reason": a.reason} for a in attempts]
         if rows:
             with self.db.atomic():
-                self.db["fetches"].insert_all(rows)
+                self.db.table("fetches").insert_all(rows)
 
     # -- documents -------------------------------------------------------------------------
 
@@ -297,12 +296,12 @@ class Archive:
             doc_id = old.id if old else self._insert_document(source, result.url, stamp)
             detail = self._describe(doc_id, doc, hashes) if old else ""
             number = self._next_version(doc_id)
-            self.db["versions"].insert({
+            self.db.table("versions").insert({
                 "document_id": doc_id, "version": number, "captured": stamp, **_content(doc),
                 "attachments": json.dumps([{**vars(a), "sha256": hashes.get(a.url)}
                                            for a in doc.attachments], ensure_ascii=False),
                 "fingerprint": print_, "capture_id": self._insert_capture(doc_id, result)})
-            self.db["documents"].update(doc_id, {
+            self.db.table("documents").update(doc_id, {
                 **_content(doc), "year": doc.published.year if doc.published else None,
                 "source": source, "problem": doc.problem, "online": 1, "removed": None,
                 "removed_reason": None, "last_seen": stamp, "last_changed": stamp, "versions": number,
@@ -333,13 +332,13 @@ class Archive:
         return cursor.rowcount > 0
 
     def _seen(self, state: DocumentState, stamp: str, run_id: int | None, update: dict[str, Any]) -> None:
-        self.db["documents"].update(state.id, {"last_seen": stamp, "online": 1, "removed": None,
+        self.db.table("documents").update(state.id, {"last_seen": stamp, "online": 1, "removed": None,
                                                "removed_reason": None, **update})
         if not state.online:
             self._event(state.id, run_id, stamp, "returned", "answers again, unchanged")
 
     def _event(self, doc_id: int, run_id: int | None, stamp: str, event: str, detail: str) -> None:
-        self.db["events"].insert({"document_id": doc_id, "run_id": run_id, "time": stamp,
+        self.db.table("events").insert({"document_id": doc_id, "run_id": run_id, "time": stamp,
                                   "event": event, "detail": detail})
 
     def reextract(self, extractor: Extractor, *, sources: Iterable[str] = ()) -> Reextracted:
@@ -375,12 +374,12 @@ class Archive:
                 self.db.execute("delete from versions where id = ?", [row["id"]])
                 continue
             kept.append((row["id"], doc, print_))
-            self.db["versions"].update(row["id"], {**_content(doc), "fingerprint": print_,
+            self.db.table("versions").update(row["id"], {**_content(doc), "fingerprint": print_,
                                                    "version": len(kept)})
         if not kept:
             return 0, 0, False
         _, doc, print_ = kept[-1]
-        self.db["documents"].update(doc_id, {**_content(doc), "problem": doc.problem,
+        self.db.table("documents").update(doc_id, {**_content(doc), "problem": doc.problem,
                                              "year": doc.published.year if doc.published else None,
                                              "versions": len(kept), "fingerprint": print_})
         self._index(doc_id, doc)
@@ -390,19 +389,23 @@ class Archive:
         row = self.db.execute("select fingerprint from documents where id = ?", [doc_id]).fetchone()
         return row[0] if row else None
 
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert a row; return its id."""
+        pk = self.db.table(table).insert(row).last_pk
+        assert pk is not None
+        return int(pk)
+
     def _insert_document(self, source: str, url: str, stamp: str) -> int:
-        table = self.db["documents"].insert({"url": url, "source": source, "first_seen": stamp,
-                                             "online": 1, "versions": 0})
-        return int(table.last_pk)
+        return self._insert("documents", {"url": url, "source": source, "first_seen": stamp, "online": 1,
+                                          "versions": 0})
 
     def _insert_capture(self, doc_id: int, result: FetchResult) -> int:
-        table = self.db["captures"].insert({
+        return self._insert("captures", {
             "document_id": doc_id, "fetched": result.fetched_at.isoformat(timespec="seconds"),
             "url": result.url, "final_url": result.final_url, "status": result.status,
             "headers": json.dumps(result.headers, ensure_ascii=False), "size": len(result.content),
             "sha256": hashlib.sha256(result.content).hexdigest(),
             "content": zlib.compress(result.content, 6)})
-        return int(table.last_pk)
 
     def _next_version(self, doc_id: int) -> int:
         row = self.db.execute("select max(version) from versions where document_id = ?",
@@ -440,7 +443,7 @@ class Archive:
                           downloads: Mapping[str, FetchResult | str], stamp: str) -> None:
         for a in doc.attachments:
             got = downloads.get(a.url)
-            row = {"text": a.text, "sha256": hashes.get(a.url)}
+            row: dict[str, Any] = {"text": a.text, "sha256": hashes.get(a.url)}
             if isinstance(got, str):
                 row["error"] = got
             elif got is not None:
@@ -449,9 +452,9 @@ class Archive:
             existing = list(self.db.query("select id from attachments where document_id = ? and url = ?",
                                           [doc_id, a.url]))
             if existing:
-                self.db["attachments"].update(existing[0]["id"], row)
+                self.db.table("attachments").update(existing[0]["id"], row)
             else:
-                self.db["attachments"].insert({"document_id": doc_id, "url": a.url, "first_seen": stamp,
+                self.db.table("attachments").insert({"document_id": doc_id, "url": a.url, "first_seen": stamp,
                                                **row})
 
     def _describe(self, doc_id: int, doc: Document, hashes: Mapping[str, str]) -> str:

@@ -44,8 +44,8 @@ def test_sources_take_defaults_then_their_own_settings(tmp_path):
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"\n', None, None, 3, "not valid TOML"),
     ('[[sources]]\nurls = ["http://x.gov.cn/"]\n', "#1", "name", None, "missing `name`"),
     ('[[sources]]\nname = "a"\n', "a", "urls", None, "missing `urls`"),
-    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\n[[sources]]\nname = "a"\n'
-     'urls = ["http://y.gov.cn/"]\n', "a", "name", 5, "duplicate"),
+    (('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\n[[sources]]\nname = "a"\n'
+      'urls = ["http://y.gov.cn/"]\n'), "a", "name", 5, "duplicate"),
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\ndelya = 1\n', "a", "delya", 4, "unknown key"),
     ('[[sources]]\nname = "a"\nurls = ["ftp://x.gov.cn/"]\n', "a", "urls", 3, "not an http(s) URL"),
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "61 * * * *"\n', "a", "schedule",

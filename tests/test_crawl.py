@@ -154,7 +154,7 @@ def test_a_list_page_without_links_flags_the_run_and_removes_nothing(config_path
     output = crawl(config_path, db_path)
     assert "1 source flagged" in output
     db = sqlite_utils.Database(db_path)
-    last = list(db["runs"].rows_where("source = 'demo-tzgg'", order_by="id desc", limit=1))[0]
+    last = next(db["runs"].rows_where("source = 'demo-tzgg'", order_by="id desc", limit=1))
     assert "0 links found" in last["error"]
     assert db["documents"].count_where("online = 0") == 0
 

@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
-from faultserver import FaultServer, bomb, endless, redirect, reply, reset_mid_body, short_body, silent, trickle
+from faultserver import (
+    FaultServer,
+    bomb,
+    endless,
+    redirect,
+    reply,
+    reset_mid_body,
+    short_body,
+    silent,
+    trickle,
+)
 
 from crawler.cli import cli
 
@@ -102,8 +112,8 @@ def test_server_errors_are_retried_then_recorded_and_change_nothing(servers, arc
 
 
 def test_a_too_long_retry_after_fails_at_once(servers, archived, config, db_path):
-    output, rows = fault_run(servers, archived, config, db_path, reply("503 Service Unavailable",
-                                                                       Retry_After=3600))
+    _, rows = fault_run(servers, archived, config, db_path, reply("503 Service Unavailable",
+                                                                  Retry_After=3600))
     assert len(rows) == 1 and "Retry-After" in rows[0]["reason"]
 
 
@@ -214,6 +224,6 @@ def test_the_failed_fetch_reason_is_kept_in_the_run(servers, archived, config, d
     one, _ = servers
     one.routes[DOC] = reply("500 Internal Server Error")
     crawl(config, db_path, "--full")
-    run = list(archived["runs"].rows_where("source = 'trs'", order_by="id desc", limit=1))[0]
+    run = next(archived["runs"].rows_where("source = 'trs'", order_by="id desc", limit=1))
     assert run["failed"] == 1 and run["finished"]
     assert json.loads(json.dumps(run))  # a plain row Datasette can show

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
+import httpx
 import pytest
 import sqlite_utils
 import yaml
@@ -13,7 +23,8 @@ from click.testing import CliRunner
 from datasette.app import Datasette
 
 from crawler.cli import cli
-from crawler.serve import load_metadata
+from crawler.demo import SITE, serve_site
+from crawler.serve import diff_text, load_metadata, render_diff
 from crawler.store import TABLES
 
 METADATA = Path(__file__).parents[1] / "archive" / "metadata.yml"
@@ -67,3 +78,300 @@ def test_metadata_describes_every_table_and_is_keyed_to_the_served_database(arch
     for name in TABLES:
         assert tables[name].get("title") and tables[name].get("description"), name
     assert "test" in load_metadata(archive_path)["databases"]  # test.db is served as "test"
+
+
+# -- A browsable archive with a history: several sources, an edited, a removed and a hostile page --
+
+EDITED = "zwgk/tzgg/202403/t20240306_451851.html"            # gets a second version
+EDITED_TITLE = "示范县2023年法治政府建设工作报告"
+REMOVED = "zwgk/tzgg/202303/t20230315_451444.html"           # 404 on the second crawl
+REMOVED_TITLE = "示范县2022年法治政府建设工作报告"
+HOSTILE = "zwgk/tzgg/202404/t20240410_451888.html"           # its text holds a <script> tag
+HOSTILE_TITLE = "关于网站安全检查情况的通报"
+MISSING = "xxgk/c123697/202506/0123456789abcdef.shtml"       # listed, never there: a failed fetch
+SCRIPT = "<script>alert(1)</script>"
+OLD_PARAGRAPH = "深入学习贯彻习近平法治思想，全面落实"
+NEW_PARAGRAPH = "深入学习贯彻习近平法治思想和述职评议制度，全面落实"
+LONG_AGO = "2025-01-02T03:04:05+00:00"                       # demo-xxgk's history is moved here
+
+
+def _edit(site: Path, path: str, old: str, new: str) -> None:
+    page = site / path
+    text = page.read_text(encoding="utf-8")
+    assert old in text, f"{path} no longer holds {old!r}"
+    page.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _crawl(config: Path, db: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(config), "--db", str(db), *args],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def build_history_archive(root: Path) -> tuple[Path, dict[str, int]]:
+    """Crawl a copy of the sample site twice, with an edit, a removal and hostile text between.
+
+    Returns the database (named govarchive.db, so pages are under /govarchive/) and the ids of the
+    edited, removed and hostile documents. demo-xxgk's events and versions are moved back in time
+    (LONG_AGO), so "this week" and "last 30 days" see demo-tzgg's only.
+    """
+    site, db = root / "site", root / "archive" / "govarchive.db"
+    shutil.copytree(SITE, site)
+    hostile = (site / EDITED).read_text(encoding="utf-8")
+    hostile = hostile.replace(EDITED_TITLE, HOSTILE_TITLE).replace("2024-03-06", "2024-04-10")
+    hostile = re.sub(r'<div class="TRS_Editor">.*?</div>', (
+        '<div class="TRS_Editor"><p>本次检查发现网站页面被植入可疑代码'
+        '&lt;script&gt;alert(1)&lt;/script&gt;，已全部清除。</p>'
+        '<p>请各单位加强网站内容安全管理。</p><p style="text-align:right">示范县人民政府</p></div>'),
+        hostile, flags=re.S)
+    (site / HOSTILE).parent.mkdir(parents=True)
+    (site / HOSTILE).write_text(hostile, encoding="utf-8")
+    _edit(site, "zwgk/tzgg/index.html", '<ul class="list">\n', '<ul class="list">\n'
+          f'<li><a href="./202404/t20240410_451888.html" title="{HOSTILE_TITLE}">{HOSTILE_TITLE}</a>'
+          '<span>2024-04-10</span></li>\n')
+    with serve_site(site) as base:
+        config = root / "sources.toml"
+        config.write_text((site / "sources.toml").read_text(encoding="utf-8").replace("{base}", base)
+                          .replace("delay = 0.05", "delay = 0.0"), encoding="utf-8")
+        assert _crawl(config, db).startswith("2 sources: 19 new, 0 changed")
+        _edit(site, EDITED, "深入学习贯彻习近平法治思想", "深入学习贯彻习近平法治思想和述职评议制度")
+        (site / REMOVED).unlink()
+        _edit(site, "xxgk/c123697/index.shtml", '<div class="list-box"><ul>\n', '<div class="list-box"><ul>\n'
+              f'<li><span class="date">2025-06-01</span><a href="/{MISSING}">示范市不存在的文件</a></li>\n')
+        assert _crawl(config, db, "--full").startswith("2 sources: 0 new, 1 changed, 17 unchanged, 1 removed")
+        ids = {name: _doc_id(db, f"{base}/{path}")
+               for name, path in (("edited", EDITED), ("removed", REMOVED), ("hostile", HOSTILE))}
+    archive = sqlite_utils.Database(db)
+    xxgk = "select id from documents where source = 'demo-xxgk'"
+    with archive.conn:
+        archive.execute(f"update events set time = ? where document_id in ({xxgk})", [LONG_AGO])
+        archive.execute(f"update versions set captured = ? where document_id in ({xxgk})", [LONG_AGO])
+    archive.close()
+    return db, ids
+
+
+def _doc_id(db: Path, url: str) -> int:
+    rows = list(sqlite_utils.Database(db).query("select id from documents where url = ?", [url]))
+    assert len(rows) == 1, url
+    return int(rows[0]["id"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def govarchive_serve(db: Path) -> Iterator[str]:
+    """`govarchive serve` on a free 127.0.0.1 port, for real; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "crawler", "serve", "--db", str(db), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/-/versions.json", timeout=5).raise_for_status()
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = server.stdout.read().decode() if server.stdout else ""
+                    pytest.fail(f"govarchive serve did not start:\n{output}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    return build_history_archive(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="module")
+def served(history) -> Iterator[str]:
+    """The history archive behind a real `govarchive serve`; its /govarchive/ URL."""
+    with govarchive_serve(history[0]) as base:
+        yield f"{base}/govarchive"
+
+
+def get(url: str) -> httpx.Response:
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:500]}"
+    return response
+
+
+def rows(served: str, query: str, **params: object) -> list[dict]:
+    return get(f"{served}/{query}.json?" + urllib.parse.urlencode({"_shape": "array", **params})).json()
+
+
+def test_the_served_json_api_finds_a_chinese_word(served, history):
+    hits = rows(served, "documents", _search="复议", _size=100)
+    titles = {row["title"] for row in hits}
+    db = sqlite_utils.Database(history[0])
+    expected = {r["title"] for r in db.query(
+        "select title from documents where title like '%复议%' or body like '%复议%'")}
+    assert titles == expected and {"示范县行政复议工作情况通报", "示范市司法局2024年行政复议工作总结"} <= titles
+    assert HOSTILE_TITLE not in titles
+
+
+@pytest.mark.parametrize("query, params, count", [
+    ("new_this_week", {}, 13),                          # demo-tzgg's 12 and the hostile page
+    ("new_this_week", {"source": "demo-xxgk"}, 0),      # its history is months old
+    ("new_this_week", {"source": "demo-tzgg"}, 13),
+    ("changed_recently", {}, 1),
+    ("changed_recently", {"source": "demo-xxgk"}, 0),
+    ("removed", {}, 1),
+    ("failed_fetches", {}, 2),                          # one per source in their last runs
+    ("document_versions", {"document": "edited"}, 2),
+    ("document_versions", {"document": "hostile"}, 1),
+    ("document", {"document": "edited"}, 1),
+])
+def test_each_canned_query_returns_the_expected_rows(served, history, query, params, count):
+    ids = history[1]
+    params = {k: ids.get(v, v) for k, v in params.items()}
+    assert len(rows(served, query, **params)) == count
+
+
+def test_new_this_week_lists_titles_urls_sources_and_dates_newest_first(served, history):
+    found = rows(served, "new_this_week")
+    assert {r["source"] for r in found} == {"demo-tzgg"}
+    assert HOSTILE_TITLE in {r["title"] for r in found}
+    assert all(r["url"].startswith("http://127.0.0.1:") and r["published"] for r in found)
+    assert [r["found"] for r in found] == sorted((r["found"] for r in found), reverse=True)
+
+
+def test_changed_removed_and_failed_say_what_when_and_how(served, history):
+    ids = history[1]
+    [changed] = rows(served, "changed_recently")
+    assert (changed["document_id"], changed["title"]) == (ids["edited"], EDITED_TITLE)
+    assert changed["what_changed"] == "changed: body (+1 −1 paragraphs)"
+    assert "+ " in changed["diff"] and "述职评议" in changed["diff"]
+    [removed] = rows(served, "removed")
+    assert (removed["document_id"], removed["title"], removed["how"]) == (ids["removed"], REMOVED_TITLE,
+                                                                          "HTTP 404")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", removed["removed"])  # ISO, UTC
+    failed = rows(served, "failed_fetches")
+    assert {(f["source"], f["status"], f["outcome"]) for f in failed} == {
+        ("demo-tzgg", 404, "Gone"), ("demo-xxgk", 404, "Gone")}
+    by_source = {f["source"]: f for f in failed}
+    assert by_source["demo-tzgg"]["title"] == REMOVED_TITLE
+    assert by_source["demo-xxgk"]["url"].endswith(MISSING) and by_source["demo-xxgk"]["title"] is None
+    last_runs = {r["source"]: r["id"] for r in rows(served, "runs", _sort_desc="id")[::-1]}
+    assert {f["run_id"] for f in failed} == set(last_runs.values())
+
+
+def test_the_versions_of_a_document_show_the_edited_paragraph_as_a_diff(served, history):
+    ids = history[1]
+    by_id = rows(served, "document_versions", document=ids["edited"])
+    url = rows(served, "document", document=ids["edited"])[0]["url"]
+    assert rows(served, "document_versions", document=url) == by_id  # the URL works as well as the id
+    assert [v["version"] for v in by_id] == [2, 1]
+    new, first = by_id
+    assert first["diff"] == "(first version)" and first["what_changed"] is None
+    assert new["what_changed"] == "changed: body (+1 −1 paragraphs)"
+    removed_lines = [line for line in new["diff"].splitlines() if line.startswith("− ")]
+    added_lines = [line for line in new["diff"].splitlines() if line.startswith("+ ")]
+    assert len(removed_lines) == len(added_lines) == 1
+    assert OLD_PARAGRAPH in removed_lines[0] and NEW_PARAGRAPH in added_lines[0]
+    assert "标题" not in new["diff"]  # unchanged fields are not repeated
+    page = get(f"{served}/document_versions?document={ids['edited']}").text
+    assert '<pre class="govarchive-diff"' in page
+    assert re.search(r"<mark[^>]*>和述职评议制度</mark>", page)  # the changed words, highlighted
+
+
+def test_a_document_reads_as_it_did_on_a_date(served, history):
+    edited = history[1]["edited"]
+    [now] = rows(served, "document", document=edited)
+    assert now["version"] == "2 of 2" and "述职评议" in now["text"] and now["status"] == "online"
+    assert "\n" in now["text"]  # paragraphs stay paragraphs
+    assert rows(served, "document", document=edited, as_of="2020-01-01") == []  # not archived yet
+    [removed] = rows(served, "document", document=history[1]["removed"])
+    assert removed["status"].startswith("removed ") and "HTTP 404" in removed["status"]
+
+
+def test_the_atom_feed_of_a_source_parses_and_says_what_changed(served, history):
+    response = get(f"{served}/feed.atom?source=demo-tzgg")
+    feed = ElementTree.fromstring(response.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = {e.findtext("a:title", namespaces=ns): e for e in feed.findall("a:entry", ns)}
+    assert len(entries) == 13 + 1 + 1 + 1  # 13 new, 1 changed, 1 removed, the source itself
+    assert f"New: {HOSTILE_TITLE}" in entries and "Watching 示范县人民政府 · 通知公告 (TRS-style column)" in entries
+    changed = entries[f"Changed: {EDITED_TITLE}"]
+    content = changed.findtext("a:content", namespaces=ns)
+    assert content.startswith("changed: body (+1 −1 paragraphs)")
+    assert f"− 坚持以习近平新时代中国特色社会主义思想为指导，{OLD_PARAGRAPH}" in content
+    assert f"+ 坚持以习近平新时代中国特色社会主义思想为指导，{NEW_PARAGRAPH}" in content
+    assert changed.find("a:link", ns).get("href").endswith(EDITED)
+    ids = [e.findtext("a:id", namespaces=ns) for e in entries.values()]
+    assert len(set(ids)) == len(ids)
+    removed = entries[f"Removed: {REMOVED_TITLE}"].findtext("a:content", namespaces=ns)
+    assert "HTTP 404" in removed
+    other = ElementTree.fromstring(get(f"{served}/feed.atom?source=demo-xxgk").content)
+    assert len(other.findall("a:entry", ns)) == 6 + 1  # only that source's documents
+    nowhere = ElementTree.fromstring(get(f"{served}/feed.atom?source=nosuch").content)
+    assert [e.findtext("a:title", namespaces=ns) for e in nowhere.findall("a:entry", ns)] == [
+        "No source named nosuch in this archive"]
+
+
+@pytest.mark.parametrize("page", [
+    "documents?_search=可疑代码",
+    "documents/{hostile}",
+    "document?document={hostile}",
+    "feed?source=demo-tzgg",
+])
+def test_archived_text_is_shown_escaped_never_as_html(served, history, page):
+    html = get(f"{served}/{page.format(**history[1])}").text
+    assert SCRIPT not in html and "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_foreign_keys_show_document_titles(served, history):
+    edited = history[1]["edited"]
+    for table in ("versions", "events", "fetches"):
+        html = get(f"{served}/{table}?document_id={edited}").text
+        assert f'<a href="/govarchive/documents/{edited}">{EDITED_TITLE}</a>' in html, table
+    labelled = rows(served, "versions", document_id=edited, _labels="on")
+    assert labelled[0]["document_id"] == {"value": edited, "label": EDITED_TITLE}
+
+
+def test_documents_link_to_their_versions_and_keep_line_breaks(served, history):
+    edited = history[1]["edited"]
+    html = get(f"{served}/documents").text
+    assert f'<a href="/govarchive/document_versions?document={edited}">2 versions</a>' in html
+    css = get(f"{served.rsplit('/', 1)[0]}/-/govarchive.css")
+    assert "pre-wrap" in css.text and "/-/govarchive.css" in html
+
+
+def test_every_column_and_canned_query_is_described():
+    raw = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["govarchive"]
+    db = sqlite_utils.Database(memory=True)
+    from crawler.store import migrations
+    migrations.apply(db)
+    for name in TABLES:
+        described = set(raw["tables"][name].get("columns", {}))
+        missing = set(db[name].columns_dict) - described
+        assert not missing, f"metadata.yml: {name} columns without a description: {sorted(missing)}"
+    for name, query in raw["queries"].items():
+        assert query.get("title") and query.get("description") and query.get("sql"), name
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    (None, "a", "(first version)"),
+    ("a\nb\nc", "a\n b \nc\n", "(no change in the text)"),
+    ("a\nb\nc", "a\nB\nc", "⋯ 1 unchanged\n− b\n+ B\n⋯ 1 unchanged"),
+    ("a\nb", "a\nb\nc", "⋯ 2 unchanged\n+ c"),
+    ("a\n\nb", "b", "− a\n⋯ 1 unchanged"),
+])
+def test_diff_text_lists_changed_paragraphs_only(old, new, expected):
+    assert diff_text(old, new) == expected
+
+
+def test_the_rendered_diff_escapes_everything():
+    html = str(render_diff(f"− {SCRIPT} old\n+ {SCRIPT} new\n⋯ 1 unchanged <b>"))
+    assert "<script>" not in html and "<b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

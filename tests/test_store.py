@@ -18,7 +18,7 @@ DOC = Document(title="示范县2023年法治政府建设工作报告", published
 
 def fetched(content: bytes = b"<html>page</html>", url: str = URL, **headers: str) -> FetchResult:
     return FetchResult(url=url, final_url=url, status=200, headers=dict(headers), content=content,
-                       charset="utf-8", fetched_at=dt.datetime.now(dt.timezone.utc))
+                       charset="utf-8", fetched_at=dt.datetime.now(dt.UTC))
 
 
 @pytest.fixture
