@@ -10,8 +10,8 @@ from .discover import Listing, discover
 from .extract import Attachment, Document, extract
 from .fetch import (
     Blocked,
-    FetchError,
     Fetcher,
+    FetchError,
     FetchResult,
     Gone,
     HostLimiter,
