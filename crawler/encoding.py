@@ -45,6 +45,8 @@ def decode_html(raw: bytes, declared: str | None = None) -> tuple[str, str]:
     """
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:].decode("utf-8", errors="replace"), "utf-8"
+    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # browsers' "Save as" may write UTF-16
+        return raw.decode("utf-16", errors="replace"), "utf-16"
     candidates = []
     for label in (declared, _meta_charset(raw)):
         enc = _normal(label)
