@@ -206,3 +206,18 @@ def test_reextract_merges_versions_that_only_an_old_extractor_told_apart(config_
                                       "--source", "demo-tzgg"], catch_exceptions=False)
     assert "13 versions became 12" in result.stdout
     assert document(db, base_url, TRS_REPORT)["versions"] == 1
+
+
+def test_per_source_selectors_and_patterns_reach_discovery_and_extraction(config_path, db_path, base_url):
+    text = config_path.read_text(encoding="utf-8").replace(
+        'urls = ["' + base_url + '/zwgk/tzgg/index.html"]',
+        'urls = ["' + base_url + '/zwgk/tzgg/index.html"]\nlink_pattern = "/t2024"\n'
+        'body_selector = "div.TRS_Editor > p:first-child"')
+    config_path.write_text(text, encoding="utf-8")
+    output = crawl(config_path, db_path, "--source", "demo-tzgg")
+    db = sqlite_utils.Database(db_path)
+    urls = [d["url"] for d in db["documents"].rows]
+    assert urls and all("/t2024" in u for u in urls) and len(urls) == 8
+    assert output.startswith("1 source: 8 new")
+    report = document(db, base_url, TRS_REPORT)
+    assert "\n" not in report["body"] and report["body"].startswith("坚持以习近平新时代")
