@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,7 +28,7 @@ from .config import Source
 from .discover import discover
 from .extract import Document, extract
 from .fetch import Fetcher, FetchError, FetchResult, Gone, HostLimiter
-from .store import Archive, DocumentState, RunCounts, timestamp
+from .store import INTERRUPTED, Archive, DocumentState, RunCounts, timestamp
 
 __all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
 
@@ -53,7 +55,10 @@ class RunReport:
 async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = False,
                 limiter: HostLimiter | None = None, transport: httpx.AsyncBaseTransport | None = None,
                 progress: Progress | None = None) -> list[RunReport]:
-    """Crawl several sources concurrently; requests to one host stay spaced by its ``delay``."""
+    """Crawl several sources concurrently; requests to one host stay spaced by its ``delay``.
+
+    Sources start in turns across hosts (see ``_by_host``); the reports come in the given order.
+    """
     sources = list(sources)
     archive.sync_sources(sources)
     limiter = limiter or HostLimiter()
@@ -64,7 +69,21 @@ async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = Fal
             return await crawl_source(source, archive, full=full, limiter=limiter,
                                       transport=transport, progress=progress)
 
-    return list(await asyncio.gather(*(one(s) for s in sources)))
+    order = _by_host(sources)
+    reports = await asyncio.gather(*(one(sources[i]) for i in order))
+    return [report for _, report in sorted(zip(order, reports), key=lambda pair: pair[0])]
+
+
+def _by_host(sources: list[Source]) -> list[int]:
+    """Indexes of ``sources`` in turns across their hosts: the first source of each host, then the
+    second of each … A host answers one request per ``delay`` however many of its sources run, so
+    SOURCE_WORKERS sources of one site (listed together in sources.toml) would crawl at the pace of
+    one; taken in turns, the sources running at once are on different hosts whenever possible."""
+    queues: dict[str, list[int]] = {}
+    for i, source in enumerate(sources):
+        first = (source.urls or source.pages or ("",))[0]
+        queues.setdefault(urlsplit(first).hostname or "", []).append(i)
+    return [i for turn in itertools.zip_longest(*queues.values()) for i in turn if i is not None]
 
 
 async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
@@ -72,7 +91,12 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
                        transport: httpx.AsyncBaseTransport | None = None,
                        progress: Progress | None = None) -> RunReport:
     """One pass over a source: its list pages, then its new and due documents."""
+    previous = archive.last_run(source.name)
     run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
+    # Paging stops at a page of archived documents only if the last run saw the whole column:
+    # after a crash or failed fetches, older pages may hold documents never archived.
+    run.stop_early = not full and bool(previous and previous["finished"] and not previous["error"]
+                                       and not previous["failed"])
     log.info("crawl started", extra={"source": source.name, "run": run.id})
     try:
         async with Fetcher(source.settings, source.hosts, limiter=limiter,
@@ -81,7 +105,7 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
             listed = await run.walk_lists()
             await run.fetch_documents(listed)
     except asyncio.CancelledError:
-        run.errors.append("interrupted")
+        run.errors.append(INTERRUPTED)
         raise
     except Exception as e:  # a bug in one run must not stop the others or lose its record
         log.exception("crawl failed", extra={"source": source.name})
@@ -114,6 +138,7 @@ class _Run:
         self.errors: list[str] = []
         self.fetcher: Fetcher
         self.titles: dict[str, str] = {}
+        self.stop_early = False
         s = source.settings
         self.wanted = re.compile(s.link_pattern) if s.link_pattern else None
         self.unwanted = re.compile(s.exclude_pattern) if s.exclude_pattern else None
@@ -149,7 +174,7 @@ class _Run:
                 # A redesigned column yields nothing: flag the run; nothing is removed for it.
                 self.errors.append(f"0 links found on {page}")
                 break
-            if not self.full and not set(listing.documents) - self.archive.known(listing.documents):
+            if self.stop_early and not set(listing.documents) - self.archive.known(listing.documents):
                 break  # a whole page of archived documents: the rest of the column is older
             queue.extend(p for p in listing.next_pages if p not in seen)
         return pages

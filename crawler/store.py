@@ -44,6 +44,9 @@ __all__ = [
 
 Outcome = Literal["new", "changed", "unchanged"]
 
+#: The error a run records when it was stopped before its end (SIGTERM, Ctrl-C).
+INTERRUPTED = "interrupted"
+
 #: Tables a govarchive database holds; a file with other tables and none of these is not ours.
 TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "files", "events",
           "runs")
@@ -216,6 +219,17 @@ class Archive:
     def finish_run(self, run_id: int, counts: RunCounts, error: str = "") -> None:
         with self.db.atomic():
             self.db.table("runs").update(run_id, {**vars(counts), "finished": timestamp(), "error": error})
+
+    def last_run(self, source: str) -> dict[str, Any] | None:
+        """The source's latest run, whatever became of it."""
+        return next(self.db.table("runs").rows_where("source = ?", [source], order_by="id desc", limit=1),
+                    None)
+
+    def last_complete_run(self, source: str) -> dt.datetime | None:
+        """When the source's latest run that went to its end (not interrupted) finished."""
+        row = self.db.execute("select max(finished) from runs where source = ? and finished is not null"
+                              " and coalesce(error, '') not like ?", [source, f"%{INTERRUPTED}%"]).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row[0] else None
 
     def status(self) -> list[SourceStatus]:
         """Each recorded source's latest run; a success is a finished run with no error."""

@@ -221,3 +221,26 @@ def test_per_source_selectors_and_patterns_reach_discovery_and_extraction(config
     assert output.startswith("1 source: 8 new")
     report = document(db, base_url, TRS_REPORT)
     assert "\n" not in report["body"] and report["body"].startswith("坚持以习近平新时代")
+
+
+def test_after_an_interrupted_run_the_whole_column_is_walked_again(config_path, db_path, base_url):
+    # As if a crawl had been killed after archiving list page 1 of the TRS column only.
+    crawl(config_path, db_path)
+    db = sqlite_utils.Database(db_path)
+    older = [d["id"] for d in db["documents"].rows_where("published < '2024-01-20'")]
+    for table in ("events", "attachments", "versions", "captures"):
+        db.execute(f"delete from {table} where document_id in ({','.join(map(str, older))})")
+    db.execute(f"delete from documents where id in ({','.join(map(str, older))})")
+    db.execute("update runs set finished = null, error = null")
+    output = crawl(config_path, db_path)
+    assert output.startswith(f"2 sources: {len(older)} new")
+    assert db["documents"].count == 18
+
+
+def test_a_clean_previous_run_lets_paging_stop_at_archived_documents(config_path, db_path):
+    crawl(config_path, db_path)
+    db = sqlite_utils.Database(db_path)
+    before = db["fetches"].count
+    crawl(config_path, db_path)
+    list_pages = [r["url"] for r in db["fetches"].rows_where("id > ?", [before]) if "index" in r["url"]]
+    assert len(list_pages) == 2  # the first page of each column
