@@ -124,7 +124,7 @@ def build_history_archive(root: Path) -> tuple[Path, dict[str, int]]:
         '<div class="TRS_Editor"><p>本次检查发现网站页面被植入可疑代码'
         '&lt;script&gt;alert(1)&lt;/script&gt;，已全部清除。</p>'
         '<p>请各单位加强网站内容安全管理。</p><p style="text-align:right">示范县人民政府</p></div>'),
-        hostile, flags=re.S)
+        hostile, flags=re.DOTALL)
     (site / HOSTILE).parent.mkdir(parents=True)
     (site / HOSTILE).write_text(hostile, encoding="utf-8")
     _edit(site, "zwgk/tzgg/index.html", '<ul class="list">\n', '<ul class="list">\n'
@@ -167,8 +167,10 @@ def free_port() -> int:
 def govarchive_serve(db: Path) -> Iterator[str]:
     """`govarchive serve` on a free 127.0.0.1 port, for real; yields its base URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "crawler", "serve", "--db", str(db), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = db.with_name(f"serve-{port}.log")
+    with log.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "crawler", "serve", "--db", str(db), "--port",
+                                   str(port)], stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -178,8 +180,7 @@ def govarchive_serve(db: Path) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    output = server.stdout.read().decode() if server.stdout else ""
-                    pytest.fail(f"govarchive serve did not start:\n{output}")
+                    pytest.fail(f"govarchive serve did not start:\n{log.read_text(errors='replace')}")
                 time.sleep(0.1)
         yield base
     finally:
@@ -229,12 +230,18 @@ def test_the_served_json_api_finds_a_chinese_word(served, history):
     ("failed_fetches", {}, 2),                          # one per source in their last runs
     ("document_versions", {"document": "edited"}, 2),
     ("document_versions", {"document": "hostile"}, 1),
-    ("document", {"document": "edited"}, 1),
+    ("document", {"document": "edited"}, 11),            # one row per field, the text last
+    ("document", {"document": "edited", "as_of": "2020-01-01"}, 0),  # not archived yet
 ])
 def test_each_canned_query_returns_the_expected_rows(served, history, query, params, count):
     ids = history[1]
     params = {k: ids.get(v, v) for k, v in params.items()}
     assert len(rows(served, query, **params)) == count
+
+
+def document(served: str, **params: object) -> dict:
+    """The document canned query's rows (field, value) as one dict."""
+    return {r["field"]: r["value"] for r in rows(served, "document", **params)}
 
 
 def test_new_this_week_lists_titles_urls_sources_and_dates_newest_first(served, history):
@@ -268,7 +275,7 @@ def test_changed_removed_and_failed_say_what_when_and_how(served, history):
 def test_the_versions_of_a_document_show_the_edited_paragraph_as_a_diff(served, history):
     ids = history[1]
     by_id = rows(served, "document_versions", document=ids["edited"])
-    url = rows(served, "document", document=ids["edited"])[0]["url"]
+    url = document(served, document=ids["edited"])["url"]
     assert rows(served, "document_versions", document=url) == by_id  # the URL works as well as the id
     assert [v["version"] for v in by_id] == [2, 1]
     new, first = by_id
@@ -286,12 +293,23 @@ def test_the_versions_of_a_document_show_the_edited_paragraph_as_a_diff(served, 
 
 def test_a_document_reads_as_it_did_on_a_date(served, history):
     edited = history[1]["edited"]
-    [now] = rows(served, "document", document=edited)
-    assert now["version"] == "2 of 2" and "述职评议" in now["text"] and now["status"] == "online"
-    assert "\n" in now["text"]  # paragraphs stay paragraphs
-    assert rows(served, "document", document=edited, as_of="2020-01-01") == []  # not archived yet
-    [removed] = rows(served, "document", document=history[1]["removed"])
+    now = document(served, document=edited)
+    assert list(now) == ["title", "published", "publisher", "status", "version", "captured", "url", "source",
+                         "document_id", "fields", "text"]
+    assert (now["title"], now["version"], now["status"]) == (EDITED_TITLE, "2 of 2", "online")
+    assert "述职评议" in now["text"] and "\n" in now["text"]  # paragraphs stay paragraphs
+    assert document(served, document=now["url"]) == now
+    assert document(served, document=edited, as_of="2020-01-01") == {}  # not archived yet
+    removed = document(served, document=history[1]["removed"])
     assert removed["status"].startswith("removed ") and "HTTP 404" in removed["status"]
+    fields = document(served, document=history[1]["hostile"])["fields"]
+    assert fields == "" or "：" in fields  # label：value lines, not JSON
+    with_fields = next(sqlite_utils.Database(history[0]).query(
+        "select id from documents where fields like '%文号%' limit 1"))["id"]
+    shtml = document(served, document=with_fields)
+    assert "文号：" in shtml["fields"] and "{" not in shtml["fields"]
+    page = get(f"{served}/document?document={edited}").text
+    assert 'class="query db-govarchive query-document"' in page and "/-/govarchive.css" in page
 
 
 def test_the_atom_feed_of_a_source_parses_and_says_what_changed(served, history):
@@ -335,6 +353,10 @@ def test_foreign_keys_show_document_titles(served, history):
     for table in ("versions", "events", "fetches"):
         html = get(f"{served}/{table}?document_id={edited}").text
         assert f'<a href="/govarchive/documents/{edited}">{EDITED_TITLE}</a>' in html, table
+    attached = next(sqlite_utils.Database(history[0]).query(
+        "select d.id, d.title from attachments a join documents d on d.id = a.document_id limit 1"))
+    html = get(f"{served}/attachments?document_id={attached['id']}").text
+    assert f'<a href="/govarchive/documents/{attached["id"]}">{attached["title"]}</a>' in html
     labelled = rows(served, "versions", document_id=edited, _labels="on")
     assert labelled[0]["document_id"] == {"value": edited, "label": EDITED_TITLE}
 
@@ -343,6 +365,7 @@ def test_documents_link_to_their_versions_and_keep_line_breaks(served, history):
     edited = history[1]["edited"]
     html = get(f"{served}/documents").text
     assert f'<a href="/govarchive/document_versions?document={edited}">2 versions</a>' in html
+    assert f'<a href="/govarchive/document?document={edited}">{EDITED_TITLE}</a>' in html
     css = get(f"{served.rsplit('/', 1)[0]}/-/govarchive.css")
     assert "pre-wrap" in css.text and "/-/govarchive.css" in html
 
@@ -360,12 +383,21 @@ def test_every_column_and_canned_query_is_described():
         assert query.get("title") and query.get("description") and query.get("sql"), name
 
 
+def test_the_browsing_guide_links_every_canned_query_and_the_feed_pattern():
+    guide = (METADATA.parents[1] / "docs" / "browsing.md").read_text(encoding="utf-8")
+    queries = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["govarchive"]["queries"]
+    for name in queries:
+        assert f"(http://127.0.0.1:8001/govarchive/{name})" in guide, name
+    assert "http://127.0.0.1:8001/govarchive/feed.atom?source=NAME" in guide
+
+
 @pytest.mark.parametrize("old, new, expected", [
     (None, "a", "(first version)"),
     ("a\nb\nc", "a\n b \nc\n", "(no change in the text)"),
     ("a\nb\nc", "a\nB\nc", "⋯ 1 unchanged\n− b\n+ B\n⋯ 1 unchanged"),
     ("a\nb", "a\nb\nc", "⋯ 2 unchanged\n+ c"),
     ("a\n\nb", "b", "− a\n⋯ 1 unchanged"),
+    (12, "12\n13", "⋯ 1 unchanged\n+ 13"),        # whatever SQLite hands over
 ])
 def test_diff_text_lists_changed_paragraphs_only(old, new, expected):
     assert diff_text(old, new) == expected
@@ -375,3 +407,16 @@ def test_the_rendered_diff_escapes_everything():
     html = str(render_diff(f"− {SCRIPT} old\n+ {SCRIPT} new\n⋯ 1 unchanged <b>"))
     assert "<script>" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_bare_datasette_links_to_no_missing_query(history):
+    """`datasette archive.db` without the metadata: the plugin's pages link to no missing query."""
+    async def fetch() -> str:
+        ds = Datasette([str(history[0])])
+        response = await ds.client.get("/govarchive/documents")
+        assert response.status_code == 200
+        return response.text
+
+    html = asyncio.run(fetch())
+    assert "document_versions" not in html and "document?document=" not in html
+    assert '<div class="govarchive-text">' in html  # still line breaks, still escaped
