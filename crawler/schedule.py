@@ -28,9 +28,8 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from .config import Source, resolve_db_path
+from .config import Source, cron_trigger, resolve_db_path
 from .crawl import RunReport, crawl_source
 from .fetch import HostLimiter
 from .store import Archive, timestamp
@@ -44,7 +43,6 @@ __all__ = [
     "SourceScheduler",
     "build_scheduler",
     "cron_period",
-    "cron_trigger",
     "due_at_start",
     "healthcheck",
     "heartbeat_path",
@@ -70,51 +68,8 @@ MISFIRE_GRACE = 3600
 CrawlFn = Callable[..., Awaitable[RunReport]]
 Clock = Callable[[], dt.datetime]
 
-_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def cron_trigger(expression: str, *, jitter: int = 0, timezone: Any = None) -> CronTrigger:
-    """A trigger firing on a five-field cron expression with standard (Sunday = 0) weekday numbers.
-
-    APScheduler 3's ``CronTrigger.from_crontab`` reads weekday numbers Monday-first (its issue 286),
-    so "0 3 * * 1" would run on Tuesdays; the weekday field is rewritten as names before parsing.
-    """
-    minute, hour, day, month, weekday = expression.split()
-    trigger = CronTrigger.from_crontab(f"{minute} {hour} {day} {month} {_weekday_names(weekday)}",
-                                       timezone=timezone)
-    trigger.jitter = jitter or None  # from_crontab takes no jitter; None is the trigger's own "off"
-    return trigger
-
-
-def _weekday_names(field: str) -> str:
-    """A cron weekday field (numbers 0-7, names, ranges, steps, lists) as a list of day names."""
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        base, _, step = part.partition("/")
-        first, _, last = base.partition("-")
-        if base == "*":
-            low, high = 0, 6
-        else:
-            low = _weekday_number(first)
-            high = _weekday_number(last) if last else 6 if step else low  # "1/2": 1, 3, 5
-        days.update(day % 7 for day in range(low, high + 1, int(step or 1)))
-    if not days:
-        raise ValueError(f"no weekday matches {field!r}")
-    return ",".join(_CRON_WEEKDAYS[day] for day in sorted(days))
-
-
-def _weekday_number(token: str) -> int:
-    if token.isdigit() and int(token) <= 7:
-        return int(token)
-    if token in _CRON_WEEKDAYS:
-        return _CRON_WEEKDAYS.index(token)
-    raise ValueError(f"not a weekday: {token!r}")
 
 
 def cron_period(expression: str, now: dt.datetime) -> dt.timedelta:

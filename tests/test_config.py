@@ -96,3 +96,9 @@ def test_environment_variables_override_default_paths(tmp_path, monkeypatch):
 def test_the_shipped_sources_toml_is_valid():
     sources = load_config(Path(__file__).parents[1] / "sources.toml")
     assert len(sources) >= 5
+
+
+@pytest.mark.parametrize("schedule", ["0 3 * * 7", "0 3 * * sun-tue", "*/30 8-18 * * 1-5", "0 3 1,15 * *"])
+def test_standard_cron_expressions_are_accepted(tmp_path, schedule):
+    path = write(tmp_path, f'[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "{schedule}"\n')
+    assert load_config(path)[0].settings.schedule == schedule
