@@ -118,14 +118,15 @@ migrations = Migrations("govarchive")
 
 @migrations()
 def create_tables(db: sqlite_utils.Database) -> None:
+    """The first schema (govarchive 0.1)."""
     db.table("sources").create({"name": str, "title": str, "urls": str, "schedule": str, "added": str,
-                          "updated": str}, pk="name")
+                                "updated": str}, pk="name")
     db.table("runs").create({"id": int, "source": str, "started": str, "finished": str, "full": int,
-                       "list_pages": int, "links_found": int, "new": int, "changed": int,
-                       "unchanged": int, "removed": int, "failed": int, "error": str},
-                      pk="id", foreign_keys=[("source", "sources", "name")])
+                             "list_pages": int, "links_found": int, "new": int, "changed": int,
+                             "unchanged": int, "removed": int, "failed": int, "error": str},
+                            pk="id", foreign_keys=[("source", "sources", "name")])
     db.table("documents").create({
-        "id": int, "title": str, "published": str, "year": int, "source": str, "publisher": str, "url": str,
+        "id": int, "title": str, "published": str, "source": str, "publisher": str, "url": str,
         "online": int, "first_seen": str, "last_seen": str, "last_changed": str, "removed": str,
         "removed_reason": str, "versions": int, "fields": str, "body": str, "problem": str,
         "etag": str, "last_modified": str, "next_visit": str, "fingerprint": str,
@@ -133,34 +134,48 @@ def create_tables(db: sqlite_utils.Database) -> None:
     db.table("documents").create_index(["url"], unique=True)
     db.table("documents").create_index(["source", "published"])
     db.table("captures").create({"id": int, "document_id": int, "fetched": str, "url": str,
-                           "final_url": str, "status": int, "headers": str, "size": int,
-                           "sha256": str, "content": bytes},
-                          pk="id", foreign_keys=[("document_id", "documents", "id")])
+                                 "final_url": str, "status": int, "headers": str, "size": int,
+                                 "sha256": str, "content": bytes},
+                                pk="id", foreign_keys=[("document_id", "documents", "id")])
     db.table("versions").create({"id": int, "document_id": int, "version": int, "captured": str,
-                           "title": str, "published": str, "publisher": str, "fields": str,
-                           "body": str, "attachments": str, "fingerprint": str, "capture_id": int},
-                          pk="id", foreign_keys=[("document_id", "documents", "id"),
-                                                 ("capture_id", "captures", "id")])
+                                 "title": str, "published": str, "publisher": str, "fields": str,
+                                 "body": str, "attachments": str, "fingerprint": str, "capture_id": int},
+                                pk="id", foreign_keys=[("document_id", "documents", "id"),
+                                                       ("capture_id", "captures", "id")])
     db.table("versions").create_index(["document_id", "version"], unique=True)
-    db.table("files").create({"sha256": str, "size": int, "content_type": str, "first_seen": str,
-                        "content": bytes}, pk="sha256")
     db.table("attachments").create({"id": int, "document_id": int, "url": str, "text": str,
-                              "first_seen": str, "fetched": str, "sha256": str, "size": int,
-                              "content_type": str, "error": str}, pk="id",
-                             foreign_keys=[("document_id", "documents", "id"),
-                                           ("sha256", "files", "sha256")])
+                                    "first_seen": str}, pk="id",
+                                   foreign_keys=[("document_id", "documents", "id")])
     db.table("attachments").create_index(["document_id", "url"], unique=True)
     db.table("fetches").create({"id": int, "run_id": int, "source": str, "document_id": int, "url": str,
-                          "started": str, "elapsed": float, "status": int, "outcome": str,
-                          "reason": str}, pk="id",
-                         foreign_keys=[("run_id", "runs", "id"), ("document_id", "documents", "id"),
-                                       ("source", "sources", "name")])
+                                "started": str, "elapsed": float, "status": int, "outcome": str,
+                                "reason": str}, pk="id",
+                               foreign_keys=[("run_id", "runs", "id"), ("document_id", "documents", "id"),
+                                             ("source", "sources", "name")])
     db.table("fetches").create_index(["run_id"])
-    db.table("events").create({"id": int, "document_id": int, "run_id": int, "time": str, "event": str,
-                         "detail": str}, pk="id",
-                        foreign_keys=[("document_id", "documents", "id"), ("run_id", "runs", "id")])
-    db.table("events").create_index(["event", "time"])
     db.execute("CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, tokenize='unicode61')")
+
+
+@migrations()
+def add_files_events_and_year(db: sqlite_utils.Database) -> None:
+    """Attachments downloaded into files by content hash; an events history; a year to facet on."""
+    db.table("files").create({"sha256": str, "size": int, "content_type": str, "first_seen": str,
+                              "content": bytes}, pk="sha256")
+    attachments = db.table("attachments")
+    for column, kind in (("fetched", str), ("size", int), ("content_type", str), ("error", str)):
+        attachments.add_column(column, kind)
+    attachments.add_column("sha256", str, fk="files", fk_col="sha256")
+    db.table("documents").add_column("year", int)
+    db.execute("update documents set year = cast(substr(published, 1, 4) as integer)"
+               " where published is not null")
+    db.table("documents").transform(column_order=["id", "title", "published", "year"])
+    db.table("events").create({"id": int, "document_id": int, "run_id": int, "time": str, "event": str,
+                               "detail": str}, pk="id",
+                              foreign_keys=[("document_id", "documents", "id"), ("run_id", "runs", "id")])
+    db.table("events").create_index(["event", "time"])
+    # The history so far, as far as the versions tell it.
+    db.execute("insert into events (document_id, time, event, detail) select document_id, captured,"
+               " case version when 1 then 'new' else 'changed' end, '' from versions order by id")
 
 
 class Archive:

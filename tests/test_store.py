@@ -3,11 +3,12 @@ import sqlite3
 import zlib
 
 import pytest
+import sqlite_utils
 
 from crawler.config import Source
 from crawler.extract import Attachment, Document
 from crawler.fetch import FetchResult
-from crawler.store import Archive, NotAnArchive, fingerprint, search_query, search_text
+from crawler.store import Archive, NotAnArchive, fingerprint, migrations, search_query, search_text
 
 URL = "http://www.example.gov.cn/zwgk/202403/t20240306_1.html"
 DOC = Document(title="示范县2023年法治政府建设工作报告", published=dt.date(2024, 3, 6),
@@ -136,3 +137,28 @@ def test_reopening_an_archive_keeps_its_data(tmp_path):
     with Archive(tmp_path / "a.db") as a:
         assert a.db["documents"].count == 1
         assert a.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_archive_from_an_older_govarchive_is_migrated_with_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="add_files_events_and_year")  # the 0.1 schema
+    old.table("sources").insert({"name": "demo", "urls": "[]"})
+    old.table("documents").insert({"id": 1, "url": URL, "source": "demo", "title": DOC.title,
+                                   "published": "2024-03-06", "online": 1, "versions": 2, "body": DOC.body})
+    old.table("captures").insert({"id": 1, "document_id": 1, "content": zlib.compress(b"<p>raw</p>")})
+    for n in (1, 2):
+        old.table("versions").insert({"document_id": 1, "version": n, "captured": f"2024-03-0{n + 5}",
+                                      "capture_id": 1, "body": DOC.body})
+    old.table("attachments").insert({"document_id": 1, "url": "http://www.example.gov.cn/a.pdf"})
+    old.close()
+    with Archive(path) as archive:
+        assert archive.db.table("documents").get(1)["year"] == 2024
+        assert [(e["event"], e["time"]) for e in archive.db.table("events").rows_where(order_by="id")] == \
+            [("new", "2024-03-06"), ("changed", "2024-03-07")]
+        assert "sha256" in archive.db.table("attachments").columns_dict
+        assert archive.db.execute("pragma foreign_key_check").fetchall() == []
+        assert archive.save("demo", fetched(), DOC)[0] == "changed"  # fingerprints were not stored in 0.1
+        assert archive.db.table("documents").get(1)["versions"] == 3
+    with Archive(path) as archive:  # opening again applies nothing twice
+        assert archive.db.table("events").count == 3
