@@ -104,6 +104,7 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
             run.fetcher = fetcher
             listed = await run.walk_lists()
             await run.fetch_documents(listed)
+            archive.record_listing(source.name, run.listed, whole=run.whole_columns, run_id=run.id)
     except asyncio.CancelledError:
         run.errors.append(INTERRUPTED)
         raise
@@ -139,22 +140,28 @@ class _Run:
         self.fetcher: Fetcher
         self.titles: dict[str, str] = {}
         self.stop_early = False
+        self.listed: list[str] = []
+        self.whole_columns = False
         s = source.settings
         self.wanted = re.compile(s.link_pattern) if s.link_pattern else None
         self.unwanted = re.compile(s.exclude_pattern) if s.exclude_pattern else None
 
     async def walk_lists(self) -> list[str]:
         """Step 1: the watched pages, then the documents the columns list, in list order, each once."""
-        listed: dict[str, None] = dict.fromkeys(self.source.pages)
+        columns: dict[str, None] = {}
+        self.whole_columns = True
         for url in self.source.urls:
-            for docs in await self._walk_column(url):
-                listed.update(dict.fromkeys(docs))
-        return list(listed)
+            docs, whole = await self._walk_column(url)
+            columns.update(dict.fromkeys(docs))
+            self.whole_columns &= whole
+        self.listed = list(columns)
+        return list(dict.fromkeys([*self.source.pages, *columns]))
 
-    async def _walk_column(self, start: str) -> list[list[str]]:
-        queue, seen, pages = [start], set[str](), list[list[str]]()
+    async def _walk_column(self, start: str) -> tuple[list[str], bool]:
+        """The documents a column lists, and whether the walk saw the whole column."""
+        queue, seen, docs, pages = [start], set[str](), list[str](), 0
         s = self.source.settings
-        while queue and len(pages) < s.max_pages:
+        while queue and pages < s.max_pages:
             page = queue.pop(0)
             if page in seen:
                 continue
@@ -162,22 +169,23 @@ class _Run:
             result = await self._get(page)
             if result is None:
                 self.errors.append(f"list page failed: {page}")
-                break
+                return docs, False
             listing = discover(result.content, result.final_url, allowed_hosts=self.source.hosts,
                                list_selector=s.list_selector, link_pattern=s.link_pattern,
                                exclude_pattern=s.exclude_pattern, encoding=result.charset)
             self.counts.list_pages += 1
             self.counts.links_found += len(listing.documents)
             self.titles.update(listing.titles)
-            pages.append(list(listing.documents))
+            pages += 1
+            docs.extend(listing.documents)
             if not listing.documents:
                 # A redesigned column yields nothing: flag the run; nothing is removed for it.
                 self.errors.append(f"0 links found on {page}")
-                break
+                return docs, False
             if self.stop_early and not set(listing.documents) - self.archive.known(listing.documents):
-                break  # a whole page of archived documents: the rest of the column is older
+                return docs, False  # a whole page of archived documents: the rest is older
             queue.extend(p for p in listing.next_pages if p not in seen)
-        return pages
+        return docs, not set(queue) - seen
 
     async def fetch_documents(self, listed: list[str]) -> None:
         """Step 2 and 3: new documents first, then the known ones whose revisit is due."""

@@ -166,6 +166,8 @@ def add_files_events_and_year(db: sqlite_utils.Database) -> None:
         attachments.add_column(column, kind)
     attachments.add_column("sha256", str, fk="files", fk_col="sha256")
     db.table("documents").add_column("year", int)
+    db.table("documents").add_column("listed_run", int, fk="runs", fk_col="id")
+    db.table("documents").add_column("unlisted", str)
     db.execute("update documents set year = cast(substr(published, 1, 4) as integer)"
                " where published is not null")
     db.table("documents").transform(column_order=["id", "title", "published", "year"])
@@ -346,6 +348,30 @@ class Archive:
         with self.db.atomic():
             self._seen(state, fetched_at.isoformat(timespec="seconds"), run_id,
                        {"next_visit": next_visit})
+
+    def record_listing(self, source: str, urls: list[str], *, whole: bool, run_id: int) -> None:
+        """Note which documents the source's columns list now.
+
+        When ``whole`` (every column walked to its end), a document listed before and missing now
+        is marked unlisted: it disappeared from its column, whether or not its page still answers.
+        """
+        stamp = timestamp()
+        with self.db.atomic():
+            for i in range(0, len(urls), 500):
+                chunk = urls[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self.db.query(f"select id from documents where unlisted is not null and url in"
+                                         f" ({marks})", chunk):
+                    self._event(row["id"], run_id, stamp, "relisted", "listed in its column again")
+                self.db.execute(f"update documents set listed_run = ?, unlisted = null where url in ({marks})",
+                                [run_id, *chunk])
+            if not whole or not urls:
+                return
+            gone = list(self.db.query("select id from documents where source = ? and unlisted is null and"
+                                      " listed_run < ?", [source, run_id]))
+            for row in gone:
+                self.db.table("documents").update(row["id"], {"unlisted": stamp})
+                self._event(row["id"], run_id, stamp, "unlisted", "no longer listed in its column")
 
     def mark_removed(self, url: str, reason: str, *, run_id: int | None = None) -> bool:
         """Mark an archived document removed (its versions stay); True if it was online."""

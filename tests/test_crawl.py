@@ -244,3 +244,29 @@ def test_a_clean_previous_run_lets_paging_stop_at_archived_documents(config_path
     crawl(config_path, db_path)
     list_pages = [r["url"] for r in db["fetches"].rows_where("id > ?", [before]) if "index" in r["url"]]
     assert len(list_pages) == 2  # the first page of each column
+
+
+def test_a_document_that_disappears_from_its_column_is_marked_unlisted(config_path, db_path, base_url, site):
+    crawl(config_path, db_path)
+    listed = f'<li><a href="./{TRS_REPORT.split("tzgg/")[1]}"'
+    page = (site / "zwgk/tzgg/index.html").read_text(encoding="utf-8")
+    line = next(x for x in page.splitlines() if x.startswith(listed))
+    edit(site, "zwgk/tzgg/index.html", line + "\n", "")
+    crawl(config_path, db_path, "--full")
+    db = sqlite_utils.Database(db_path)
+    report = document(db, base_url, TRS_REPORT)
+    assert report["unlisted"] and report["online"] == 1  # gone from the list, the page still answers
+    events = [e["event"] for e in db["events"].rows_where("document_id = ?", [report["id"]], order_by="id")]
+    assert events == ["new", "unlisted"]
+    assert db["documents"].count_where("unlisted is not null") == 1
+    edit(site, "zwgk/tzgg/index.html", '<ul class="list">\n', '<ul class="list">\n' + line + "\n")
+    crawl(config_path, db_path, "--full")
+    assert document(db, base_url, TRS_REPORT)["unlisted"] is None
+    assert db["events"].count_where("event = 'relisted'") == 1
+
+
+def test_a_partial_walk_marks_nothing_unlisted(config_path, db_path, site):
+    crawl(config_path, db_path)
+    (site / "zwgk/tzgg/index_1.html").unlink()  # the column can no longer be walked to its end
+    crawl(config_path, db_path, "--full")
+    assert sqlite_utils.Database(db_path)["documents"].count_where("unlisted is not null") == 0

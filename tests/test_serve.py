@@ -420,3 +420,16 @@ def test_a_bare_datasette_links_to_no_missing_query(history):
     html = asyncio.run(fetch())
     assert "document_versions" not in html and "document?document=" not in html
     assert '<div class="govarchive-text">' in html  # still line breaks, still escaped
+
+
+def test_the_removed_query_includes_documents_gone_from_their_column(tmp_path, config_path, site, db_path):
+    runner = CliRunner()
+    runner.invoke(cli, ["crawl", "--config", str(config_path), "--db", str(db_path)], catch_exceptions=False)
+    page = site / "zwgk/tzgg/index.html"
+    lines = page.read_text(encoding="utf-8").splitlines()
+    page.write_text("\n".join(x for x in lines if "t20240306_451851" not in x), encoding="utf-8")
+    runner.invoke(cli, ["crawl", "--config", str(config_path), "--db", str(db_path), "--full"],
+                  catch_exceptions=False)
+    rows = get_json(db_path, "/test/removed.json?_shape=array&source=")
+    assert [(r["title"], r["how"]) for r in rows] == [
+        ("示范县2023年法治政府建设工作报告", "no longer listed in its column (the page still answers)")]
