@@ -352,22 +352,21 @@ def _read_head(tree) -> dict:
     return {"title": _clean(title_node.text()) if title_node else "", "meta": meta}
 
 
-def _clean(s: str) -> str:
-    """Whitespace runs (full-width and no-break spaces too) → one space; ends stripped."""
-    if not s:
-        return ""
+def _words(s: str) -> list[str]:
+    """The runs of ``s`` between whitespace (full-width and no-break spaces too), invisible marks dropped."""
     if "\u200b" in s or "\ufeff" in s:
         s = s.replace("\u200b", "").replace("\ufeff", "")
-    return " ".join(s.split())
+    return s.split()
+
+
+def _clean(s: str) -> str:
+    """Whitespace runs → one space; ends stripped."""
+    return " ".join(_words(s)) if s else ""
 
 
 def _squeeze(s: str) -> str:
     """The text without any whitespace (for comparisons and counting)."""
-    if not s:
-        return ""
-    if "\u200b" in s or "\ufeff" in s:
-        s = s.replace("\u200b", "").replace("\ufeff", "")
-    return "".join(s.split())
+    return "".join(_words(s)) if s else ""
 
 
 # ---------------------------------------------------------------------------------------------
