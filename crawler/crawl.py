@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -142,9 +141,6 @@ class _Run:
         self.stop_early = False
         self.listed: list[str] = []
         self.whole_columns = False
-        s = source.settings
-        self.wanted = re.compile(s.link_pattern) if s.link_pattern else None
-        self.unwanted = re.compile(s.exclude_pattern) if s.exclude_pattern else None
 
     async def walk_lists(self) -> list[str]:
         """Step 1: the watched pages, then the documents the columns list, in list order, each once."""
