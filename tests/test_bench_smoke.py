@@ -1,0 +1,48 @@
+"""The crawl benchmarks still run: the site generator serves, and a tiny crawl bench completes.
+
+No timing is asserted (the machine is shared); only that the code paths work end to end.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+from sitegen import Layout, Site, serve
+
+
+def test_generated_pages_are_deterministic_realistic_and_served_with_304s():
+    layout = Layout(docs=30, hosts=2, per_column=10, anchor="2025-06-01")
+    site = Site(layout)
+    page = site.render_document(3)
+    assert page == Site(layout).render_document(3)  # same seed, same bytes
+    assert site.render_document(3, rev=1) != page
+    assert 20_000 <= len(page) <= 80_000 and "TRS_Editor" in page.decode()
+    assert "createPageHTML(1, 0" in site.list_page(0, 0).decode() and "下一页" not in site.list_page(1, 0).decode()
+    with serve(layout) as running:
+        url = running.doc_urls()[3]
+        first = httpx.get(url)
+        assert first.status_code == 200 and first.content == page
+        again = httpx.get(url, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304
+        running.change(3)
+        assert httpx.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 200
+        running.remove(3)
+        assert httpx.get(url).status_code == 404
+        assert running.stats()["requests"] == 4
+        assert {b.split("//")[1].split(":")[0] for b in running.bases} == {"127.0.0.1", "127.0.0.2"}
+
+
+def test_quick_crawl_bench_runs_and_prints_its_table():
+    out = subprocess.run([sys.executable, str(BENCH / "crawl_bench.py"), "--quick", "--no-scrapy"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for row in ("bare httpx loop, docs/s", "govarchive / bare loop", "database bytes per document",
+                "everything else", "Archive.save alone", "peak RSS"):
+        assert row in out.stdout, out.stdout
