@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE))
 from sitegen import Layout, Running, serve
 
 from crawler.config import Settings
+from crawler.crawl import revisit_interval
 from crawler.store import Archive
 
 engine = importlib.import_module("crawler.crawl")
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         for what, url in watched.items():
             row = document_row(db, url)
             published = dt.date.fromisoformat(row["published"])
-            interval = (min(max((today - published).days / 4, settings.revisit_min_days), settings.revisit_max_days))
+            interval = revisit_interval(settings, url, published, today) / dt.timedelta(days=1)
             plan[what] = (url, published, interval, row["next_visit"])
         site.change(changed_doc)
         site.remove(removed_doc)

@@ -88,10 +88,11 @@ class Settings:
         True, "Download the files documents link to (pdf, doc, xls …), up to `max_bytes` each; a "
         "changed file is a change of its document.")
     revisit_min_days: float = _setting(
-        1.0, "A document first seen recently is fetched again at least this often (days)."
+        1.0, "Shortest revisit interval (days): how often a fresh document is fetched again."
     )
     revisit_max_days: float = _setting(
-        30.0, "However old a document is, it is fetched again within this many days."
+        30.0, "Longest revisit interval (days): however old a document is, it is fetched again within "
+        "this many days."
     )
 
 

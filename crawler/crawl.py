@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .config import Source
+from .config import Settings, Source
 from .discover import discover
 from .extract import Document, extract
 from .fetch import Fetcher, FetchError, FetchResult, Gone, HostLimiter
@@ -35,6 +36,8 @@ log = logging.getLogger("govarchive")
 
 #: Documents of one source fetched at once; the per-host delay still spaces their requests.
 DOCUMENT_WORKERS = 4
+#: The most a revisit interval is shortened, by a share fixed per URL (see revisit_interval).
+REVISIT_SPREAD = 0.2
 #: Sources crawled at once by a single ``crawl``.
 SOURCE_WORKERS = 8
 
@@ -116,15 +119,19 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
     return RunReport(source.name, run.id, run.counts, tuple(run.errors))
 
 
-def revisit_interval(source: Source, published: dt.date | None, today: dt.date) -> dt.timedelta:
+def revisit_interval(settings: Settings, url: str, published: dt.date | None,
+                     today: dt.date) -> dt.timedelta:
     """How long until a document is fetched again: fresh ones often, old ones rarely.
 
     A quarter of its age, within ``revisit_min_days`` and ``revisit_max_days``: a week-old
     document is seen again in 1.75 days, a four-month-old one every 30 days (the defaults).
+    Each URL's interval is then shortened by a fixed share of up to ``REVISIT_SPREAD``, so the
+    documents archived on one day don't all fall due again on one day.
     """
-    s = source.settings
     age = (today - published).days if published else 0
-    return dt.timedelta(days=min(max(age / 4, s.revisit_min_days), s.revisit_max_days))
+    days = min(max(age / 4, settings.revisit_min_days), settings.revisit_max_days)
+    share = int.from_bytes(hashlib.blake2b(url.encode(), digest_size=2).digest(), "big") / 65536
+    return dt.timedelta(days=days * (1 - REVISIT_SPREAD * share))
 
 
 class _Run:
@@ -224,7 +231,7 @@ class _Run:
         if result.not_modified and state:
             self._record(result.attempts, state)
             self.archive.touch(state, result.fetched_at, run_id=self.id,
-                               next_visit=self._next_visit(state.published, result.fetched_at))
+                               next_visit=self._next_visit(result.url, state.published, result.fetched_at))
             self.counts.unchanged += 1
             return
         doc = extract(result.content, result.final_url, body_selector=self.source.settings.body_selector,
@@ -239,7 +246,7 @@ class _Run:
         downloads = await self._download(doc) if self.source.settings.attachments else {}
         outcome, doc_id = self.archive.save(
             self.source.name, result, doc, downloads=downloads, run_id=self.id,
-            next_visit=self._next_visit(doc.published or today, result.fetched_at))
+            next_visit=self._next_visit(result.url, doc.published or today, result.fetched_at))
         self._record(result.attempts, None, document_id=doc_id)
         setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
 
@@ -275,6 +282,6 @@ class _Run:
         self.archive.record_attempts(self.id, self.source.name, attempts,
                                      document_id=document_id or (state.id if state else None))
 
-    def _next_visit(self, published: dt.date | None, fetched: dt.datetime) -> str:
-        when = fetched + revisit_interval(self.source, published, fetched.date())
+    def _next_visit(self, url: str, published: dt.date | None, fetched: dt.datetime) -> str:
+        when = fetched + revisit_interval(self.source.settings, url, published, fetched.date())
         return when.isoformat(timespec="seconds")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,8 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from crawler.config import Settings
+from crawler.crawl import revisit_interval
 
 TRS_REPORT = "zwgk/tzgg/202403/t20240306_451851.html"
 TRS_ATTACHMENTS = "zwgk/tzgg/202403/t20240301_451814.html"
@@ -270,3 +273,16 @@ def test_a_partial_walk_marks_nothing_unlisted(config_path, db_path, site):
     (site / "zwgk/tzgg/index_1.html").unlink()  # the column can no longer be walked to its end
     crawl(config_path, db_path, "--full")
     assert sqlite_utils.Database(db_path)["documents"].count_where("unlisted is not null") == 0
+
+
+def test_revisit_intervals_grow_with_age_within_bounds_and_spread_across_urls():
+    settings = Settings()
+    today = dt.date(2026, 11, 22)
+    days = [revisit_interval(settings, f"http://x.gov.cn/t{i}.html", today - dt.timedelta(days=400), today)
+            / dt.timedelta(days=1) for i in range(200)]
+    assert all(24 <= d <= 30 for d in days) and len({round(d, 2) for d in days}) > 50
+    fresh = revisit_interval(settings, "http://x.gov.cn/a.html", today, today) / dt.timedelta(days=1)
+    assert 0.8 <= fresh <= 1.0
+    week = revisit_interval(settings, "http://x.gov.cn/a.html", today - dt.timedelta(days=7), today)
+    assert week == revisit_interval(settings, "http://x.gov.cn/a.html", today - dt.timedelta(days=7), today)
+    assert 1.4 <= week / dt.timedelta(days=1) <= 1.75
