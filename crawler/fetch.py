@@ -72,6 +72,8 @@ MIN_BACKOFF_SPACING = 0.5
 MAX_SPACING = 60.0
 #: robots.txt bodies read at most (RFC 9309 asks crawlers to parse at least 500 KiB).
 ROBOTS_MAX_BYTES = 512 * 1024
+#: How long a robots.txt is reused by the fetchers of a process (RFC 9309 §2.4: at most a day).
+ROBOTS_TTL = 24 * 3600.0
 
 
 # --- exceptions -------------------------------------------------------------------------------
@@ -246,6 +248,16 @@ class HostLimiter:
         self._last: dict[str, float] = {}  # start granted to the latest request, per host
         self._failures: dict[str, int] = {}  # consecutive transient errors, per host
         self._lock = threading.Lock()  # crawls running in other threads may share one limiter
+        self._robots: dict[str, tuple[float, Protego | None]] = {}  # per origin: (fetched, rules)
+
+    def robots(self, origin: str) -> tuple[bool, Protego | None]:
+        """``(known, rules)`` of an origin's robots.txt fetched within ROBOTS_TTL; None: all allowed."""
+        fetched, rules = self._robots.get(origin, (float("-inf"), None))
+        return self._clock() - fetched < ROBOTS_TTL, rules
+
+    def remember_robots(self, origin: str, rules: Protego | None) -> None:
+        """Keep an origin's robots.txt for the other fetchers of the process."""
+        self._robots[origin] = (self._clock(), rules)
 
     async def wait(self, host: str, delay: float) -> None:
         """Return when the caller may send its request to ``host``."""
@@ -466,12 +478,19 @@ class Fetcher:
         return _Reply(url, status, fields, content, started, time.monotonic() - t0, location)
 
     async def _check_robots(self, url: str, attempts: list[Attempt]) -> None:
-        """Refuse ``url`` if its origin's robots.txt disallows it (fetched once per origin)."""
+        """Refuse ``url`` if its origin's robots.txt disallows it (fetched once per origin and day)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.lower()}"
         async with self._robots_locks.setdefault(origin, asyncio.Lock()):
             if origin not in self._robots:
-                self._robots[origin] = await self._load_robots(origin, attempts)
+                known, shared = self._limiter.robots(origin)
+                if known:
+                    self._robots[origin] = shared
+                else:
+                    rules = await self._load_robots(origin, attempts)
+                    self._robots[origin] = rules
+                    if not isinstance(rules, TransientError):  # a failure is retried by the next fetcher
+                        self._limiter.remember_robots(origin, rules)
         rules = self._robots[origin]
         if isinstance(rules, TransientError):
             raise TransientError(url, rules.reason, status=rules.status, retry_after=rules.retry_after)

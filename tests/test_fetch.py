@@ -373,6 +373,20 @@ async def test_robots_fetched_once_and_obeyed(httpx_mock: HTTPXMock) -> None:
     assert len(robots_attempts) == 1 and robots_attempts[0].outcome == "ok"
 
 
+async def test_robots_is_shared_by_the_fetchers_of_a_process_for_a_day(httpx_mock: HTTPXMock) -> None:
+    now = [0.0]
+    limiter = HostLimiter(clock=lambda: now[0], sleep=_no_wait)
+    httpx_mock.add_response(url=f"{BASE}/robots.txt", text=ROBOTS, is_reusable=True)
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE, is_reusable=True)
+    for hours in (0, 1, 23, 25):  # e.g. two sources on one site, then later runs of the scheduler
+        now[0] = hours * 3600.0
+        async with make(obey_robots=True, limiter=limiter) as f:
+            await f.get(f"{BASE}/a.html")
+            with pytest.raises(Refused, match="robots.txt"):
+                await f.get(f"{BASE}/private/x.html")
+    assert [r.url.path for r in httpx_mock.get_requests()].count("/robots.txt") == 2  # at 0 h and 25 h
+
+
 async def test_robots_ignored_when_not_obeyed(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=f"{BASE}/private/x.html", html=PAGE)
     async with make(obey_robots=False) as f:
