@@ -249,6 +249,11 @@ class HostLimiter:
         self._failures: dict[str, int] = {}  # consecutive transient errors, per host
         self._lock = threading.Lock()  # crawls running in other threads may share one limiter
         self._robots: dict[str, tuple[float, Protego | None]] = {}  # per origin: (fetched, rules)
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    def robots_lock(self, origin: str) -> asyncio.Lock:
+        """Held while an origin's robots.txt is looked up, so concurrent fetchers fetch it once."""
+        return self._robots_locks.setdefault(origin, asyncio.Lock())
 
     def robots(self, origin: str) -> tuple[bool, Protego | None]:
         """``(known, rules)`` of an origin's robots.txt fetched within ROBOTS_TTL; None: all allowed."""
@@ -325,7 +330,6 @@ class Fetcher:
         self._limiter = limiter or HostLimiter(sleep=sleep)
         self._sleep = sleep
         self._robots: dict[str, _Robots] = {}
-        self._robots_locks: dict[str, asyncio.Lock] = {}
         self._client = httpx.AsyncClient(
             transport=transport, follow_redirects=False, timeout=httpx.Timeout(settings.timeout),
             headers={"User-Agent": settings.user_agent, "Accept-Language": ACCEPT_LANGUAGE,
@@ -481,7 +485,7 @@ class Fetcher:
         """Refuse ``url`` if its origin's robots.txt disallows it (fetched once per origin and day)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.lower()}"
-        async with self._robots_locks.setdefault(origin, asyncio.Lock()):
+        async with self._limiter.robots_lock(origin):
             if origin not in self._robots:
                 known, shared = self._limiter.robots(origin)
                 if known:

@@ -387,6 +387,24 @@ async def test_robots_is_shared_by_the_fetchers_of_a_process_for_a_day(httpx_moc
     assert [r.url.path for r in httpx_mock.get_requests()].count("/robots.txt") == 2  # at 0 h and 25 h
 
 
+async def test_concurrent_fetchers_of_one_origin_fetch_robots_once(httpx_mock: HTTPXMock) -> None:
+    limiter = HostLimiter(sleep=_no_wait)
+
+    async def slow_robots(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)  # the other fetchers start while this one waits for robots.txt
+        return httpx.Response(200, text=ROBOTS)
+
+    httpx_mock.add_callback(slow_robots, url=f"{BASE}/robots.txt", is_reusable=True)
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE, is_reusable=True)
+
+    async def one() -> None:
+        async with make(obey_robots=True, limiter=limiter) as f:
+            await f.get(f"{BASE}/a.html")
+
+    await asyncio.gather(*(one() for _ in range(4)))  # four sources of one site starting together
+    assert [r.url.path for r in httpx_mock.get_requests()].count("/robots.txt") == 1
+
+
 async def test_robots_ignored_when_not_obeyed(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=f"{BASE}/private/x.html", html=PAGE)
     async with make(obey_robots=False) as f:
