@@ -15,7 +15,7 @@ import re
 import sqlite3
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -67,6 +67,7 @@ class DocumentState:
     last_modified: str | None
     next_visit: str | None
     published: dt.date | None
+    fingerprint: str | None
 
 
 @dataclass
@@ -252,12 +253,12 @@ class Archive:
         """Each recorded source's latest run; a success is a finished run with no error."""
         rows = []
         for name in [r["name"] for r in self.db.query("select name from sources order by name")]:
-            last = list(self.db.query("select * from runs where source = ? order by id desc limit 1", [name]))
+            last = self.last_run(name)
             success = self.db.execute("select max(finished) from runs where source = ? and finished is not null"
                                       " and coalesce(error, '') = ''", [name]).fetchone()[0]
             docs, online = self.db.execute("select count(*), coalesce(sum(online), 0) from documents"
                                            " where source = ?", [name]).fetchone()
-            rows.append(SourceStatus(name, last[0] if last else None, success, docs, online))
+            rows.append(SourceStatus(name, last, success, docs, online))
         return rows
 
     def record_attempts(self, run_id: int, source: str, attempts: Iterable[Attempt],
@@ -274,14 +275,14 @@ class Archive:
 
     def state(self, url: str) -> DocumentState | None:
         rows = list(self.db.query(
-            "select id, url, online, etag, last_modified, next_visit, published from documents"
-            " where url = ?", [url]))
+            "select id, url, online, etag, last_modified, next_visit, published, fingerprint"
+            " from documents where url = ?", [url]))
         if not rows:
             return None
         r = rows[0]
         published = dt.date.fromisoformat(r["published"]) if r["published"] else None
         return DocumentState(r["id"], r["url"], bool(r["online"]), r["etag"], r["last_modified"],
-                             r["next_visit"], published)
+                             r["next_visit"], published, r["fingerprint"])
 
     def due(self, source: str, before: str | None) -> list[str]:
         """Documents of ``source`` whose revisit time is before ``before`` (None: all).
@@ -297,11 +298,8 @@ class Archive:
 
     def known(self, urls: Iterable[str]) -> set[str]:
         """Those of ``urls`` already in the archive."""
-        urls = list(urls)
         found: set[str] = set()
-        for i in range(0, len(urls), 500):
-            chunk = urls[i:i + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _batches(list(urls)):
             found.update(r["url"] for r in self.db.query(
                 f"select url from documents where url in ({marks})", chunk))
         return found
@@ -321,7 +319,7 @@ class Archive:
             old = self.state(result.url)
             hashes = self._store_files(old.id if old else None, downloads or {}, stamp)
             print_ = fingerprint(doc, hashes)
-            if old is not None and self._fingerprint(old.id) == print_:
+            if old is not None and old.fingerprint == print_:
                 self._seen(old, stamp, run_id, caching)
                 self._save_attachments(old.id, doc, hashes, downloads or {}, stamp)
                 return "unchanged", old.id
@@ -358,9 +356,7 @@ class Archive:
         """
         stamp = timestamp()
         with self.db.atomic():
-            for i in range(0, len(urls), 500):
-                chunk = urls[i:i + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _batches(urls):
                 for row in self.db.query(f"select id from documents where unlisted is not null and url in"
                                          f" ({marks})", chunk):
                     self._event(row["id"], run_id, stamp, "relisted", "listed in its column again")
@@ -440,10 +436,6 @@ class Archive:
                                              "versions": len(kept), "fingerprint": print_})
         self._index(doc_id, doc)
         return len(rows), len(kept), print_ != current
-
-    def _fingerprint(self, doc_id: int) -> str | None:
-        row = self.db.execute("select fingerprint from documents where id = ?", [doc_id]).fetchone()
-        return row[0] if row else None
 
     # Plain statements for the per-document writes: sqlite-utils' insert/update re-read the
     # table's schema on every call, a third of the time of archiving a document.
@@ -538,6 +530,13 @@ class Archive:
         if old_files != {a.url: hashes.get(a.url) for a in doc.attachments}:
             parts.append("attachments")
         return "changed: " + ", ".join(parts) if parts else "changed"
+
+
+def _batches(urls: list[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
+    """``urls`` in slices small enough for one ``in (…)`` clause, each with its placeholders."""
+    for i in range(0, len(urls), size):
+        chunk = urls[i:i + size]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def _content(doc: Document) -> dict[str, Any]:
