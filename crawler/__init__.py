@@ -21,6 +21,7 @@ from .fetch import (
     TransientError,
 )
 from .store import Archive, NotAnArchive, RunCounts
+from .workers import WorkerError, WorkerPool
 
 __all__ = [
     "Archive",
@@ -43,6 +44,8 @@ __all__ = [
     "Source",
     "TooLarge",
     "TransientError",
+    "WorkerError",
+    "WorkerPool",
     "crawl",
     "crawl_source",
     "discover",
