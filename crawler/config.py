@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .urls import canonical, has_credentials, origin
+
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
@@ -72,7 +74,8 @@ class Settings:
     max_pages: int = _setting(20, "List pages followed per column URL (the first page included).")
     max_documents: int = _setting(2000, "Documents fetched per source in one crawl.")
     allowed_hosts: tuple[str, ...] = _setting(
-        (), "Hosts besides those of `urls` whose documents and redirects the crawler may follow."
+        (), "Hosts besides those of `urls` whose documents and redirects the crawler may follow (ports 80 "
+        "and 443; `host:port` or a URL for another port)."
     )
     link_pattern: str = _setting(
         "", "Regular expression a document URL must match (searched, not anchored); empty: any."
@@ -112,6 +115,13 @@ class Source:
         """Hosts the crawler may request for this source."""
         own = {urlsplit(u).hostname or "" for u in self.urls + self.pages}
         return frozenset(own | set(self.settings.allowed_hosts))
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """What the crawler may request for this source, as :class:`crawler.urls.Scope` entries:
+        the origins of its URLs, and its ``allowed_hosts``."""
+        own = {str(o) for o in map(origin, self.urls + self.pages) if o is not None}
+        return tuple(sorted(own | set(self.settings.allowed_hosts)))
 
 
 class ConfigError(Exception):
@@ -224,7 +234,13 @@ def _urls(path: Path, text: str, raw: dict[str, Any], key: str, name: str) -> tu
         if not isinstance(url, str) or not _is_http_url(url):
             raise ConfigError(path, f"not an http(s) URL: {url!r}", source=name, key=key,
                               line=_line_of_value(text, key, str(url)))
-    return tuple(urls)
+        if has_credentials(url):
+            # Refused, not stripped: they would be sent as an Authorization header, and stored
+            # and published with every URL of the source.
+            raise ConfigError(path, f"URL with credentials (user:password@) is not allowed: "
+                              f"{canonical(url)!r} without them", source=name, key=key,
+                              line=_line_of_value(text, key, url))
+    return tuple(canonical(url) for url in urls)
 
 
 def _settings(path: Path, text: str, raw: Any, base: Settings, *, source: str | None) -> Settings:

@@ -101,7 +101,7 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
                                        and not previous["failed"])
     log.info("crawl started", extra={"source": source.name, "run": run.id})
     try:
-        async with Fetcher(source.settings, source.hosts, limiter=limiter,
+        async with Fetcher(source.settings, source.origins, limiter=limiter,
                            transport=transport) as fetcher:
             run.fetcher = fetcher
             listed = await run.walk_lists()
@@ -173,7 +173,7 @@ class _Run:
             if result is None:
                 self.errors.append(f"list page failed: {page}")
                 return docs, False
-            listing = discover(result.content, result.final_url, allowed_hosts=self.source.hosts,
+            listing = discover(result.content, result.final_url, allowed_hosts=self.source.origins,
                                list_selector=s.list_selector, link_pattern=s.link_pattern,
                                exclude_pattern=s.exclude_pattern, encoding=result.charset)
             self.counts.list_pages += 1

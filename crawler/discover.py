@@ -24,11 +24,13 @@ import math
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from crawler.encoding import decode_html
+from crawler.text import clean
+from crawler.urls import Scope, canonical, resolve
 
 __all__ = ["Listing", "discover"]
 
@@ -167,7 +169,6 @@ NESTED_LIST_TAGS = frozenset({"ul", "ol", "dl", "table"})
 MAX_ITEM_DEPTH = 7
 #: Most pages generated from one numbered run or pager script.
 MAX_GENERATED_PAGES = 5000
-SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "about:", "vbscript:", "#")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +188,8 @@ def discover(
 ) -> Listing:
     """Find the documents and further pages a list page links to.
 
-    ``allowed_hosts`` defaults to the page's own host; ``list_selector`` (CSS) pins the list's
+    ``allowed_hosts`` (host names or origins, see :class:`crawler.urls.Scope`) defaults to the
+    page's own origin; ``list_selector`` (CSS) pins the list's
     container; ``link_pattern``/``exclude_pattern`` are regular expressions document URLs must /
     must not match; ``encoding`` is the HTTP charset, if any.
     """
@@ -203,7 +205,7 @@ class _Ctx:
 
     url: str
     folder: str
-    hosts: frozenset[str]
+    scope: Scope
     include: re.Pattern[str] | None
     exclude: re.Pattern[str] | None
 
@@ -219,18 +221,16 @@ def _discover(
 ) -> Listing:
     if not isinstance(raw, (bytes, bytearray)) or not raw or not isinstance(url, str):
         return Listing()
-    url = urldefrag(url.strip())[0]
+    url = canonical(url)
     if urlsplit(url).scheme not in ("http", "https"):
         return Listing()
     text, _ = decode_html(bytes(raw), encoding)
     text = text.replace("\x00", "")
     tree = LexborHTMLParser(text)
     base = _base_url(tree, url)
-    hosts = frozenset(h.lower() for h in allowed_hosts if isinstance(h, str)) or frozenset(
-        {(urlsplit(url).hostname or "").lower()}
-    )
-    ctx = _Ctx(base, _column_folder(url), hosts, _regex(link_pattern), _regex(exclude_pattern))
-    pages = _next_pages(tree, text, url, base, hosts)
+    scope = Scope(h for h in allowed_hosts if isinstance(h, str)) or Scope([url])
+    ctx = _Ctx(base, _column_folder(url), scope, _regex(link_pattern), _regex(exclude_pattern))
+    pages = _next_pages(tree, text, url, base, scope)
     skip = set(pages) | {url, _page_key(url)}
     items = _documents(tree, text, ctx, list_selector, skip)
     docs: dict[str, str] = {}
@@ -266,31 +266,8 @@ def _base_url(tree: LexborHTMLParser, url: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _resolve(base: str, href: str | None) -> str | None:
-    """An absolute http(s) URL without fragment, or None for js:/mailto:/#anchors/garbage."""
-    href = (href or "").strip().replace("\\", "/")
-    if not href or href.lower().startswith(SKIP_SCHEMES):
-        return None
-    try:
-        absolute = urldefrag(urljoin(base, href))[0]
-        parts = urlsplit(absolute)
-        _ = parts.port  # raises on a malformed port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return absolute
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
 def _clean_text(node: LexborNode) -> str:
-    return " ".join((node.text(separator=" ") or "").split())
+    return clean(node.text(separator=" ") or "")
 
 
 def _norm_word(text: str) -> str:
@@ -416,7 +393,7 @@ def _candidates(
 
 
 def _link(anchor: LexborNode, order: int, ctx: _Ctx, skip: set[str]) -> _Link | None:
-    url = _resolve(ctx.url, anchor.attributes.get("href"))
+    url = resolve(ctx.url, anchor.attributes.get("href"))
     if url is None:
         return None
     text = _clean_text(anchor)
@@ -428,7 +405,7 @@ def _link(anchor: LexborNode, order: int, ctx: _Ctx, skip: set[str]) -> _Link | 
         return None
     if url in skip or _page_key(url) in skip:
         return None
-    if not (_host(url) in ctx.hosts and _wanted(url, ctx)):
+    if not (ctx.scope.allows(url) and _wanted(url, ctx)):
         return _Link(order, "", text, 0.0, False)
     url_score, text_score = _url_score(url), _text_score(text)
     inside = bool(ctx.folder) and url.lower().startswith(ctx.folder.lower()) and url != ctx.folder
@@ -557,7 +534,7 @@ def _all_links(
 # ---------------------------------------------------------------------------------------------
 
 
-def _next_pages(tree: LexborHTMLParser, text: str, url: str, base: str, hosts: frozenset[str]) -> list[str]:
+def _next_pages(tree: LexborHTMLParser, text: str, url: str, base: str, scope: Scope) -> list[str]:
     strong: list[str] = []
     found: list[str] = []
     for node in tree.css("a, [tagname], [onclick]"):
@@ -569,7 +546,7 @@ def _next_pages(tree: LexborHTMLParser, text: str, url: str, base: str, hosts: f
     current = {url, _page_key(url)}
     result: list[str] = []
     for page in pages:
-        wanted = _host(page) in hosts and page not in current and _page_key(page) not in current
+        wanted = scope.allows(page) and page not in current and _page_key(page) not in current
         if wanted and page not in result:
             result.append(page)
     return _order_pages(result, url, set(strong))
@@ -586,7 +563,7 @@ def _pager_targets(node: LexborNode, base: str, list_url: str) -> Iterable[tuple
     raw += ONCLICK_URL.findall(attrs.get("onclick") or "")
     targets = []
     for candidate in raw:
-        target = _resolve(base, candidate)
+        target = resolve(base, candidate)
         if target and (_pager_shaped(target, list_url) or (is_next and _page_key(target) != _root(list_url))):
             targets.append((target, is_next))
     return targets
@@ -646,7 +623,7 @@ def _trs_script_pages(text: str, url: str) -> list[str]:
                 continue
             for k in range(first, first + min(total, MAX_GENERATED_PAGES)):
                 name = f"{prefix}.{ext}" if k == first else f"{prefix}_{k}.{ext}"
-                pages.append(urljoin(url, name))
+                pages.append(canonical(urljoin(url, name)))
     return pages
 
 

@@ -41,6 +41,8 @@ from protego import Protego
 
 from .config import Settings
 from .encoding import charset_from_content_type, decode_html
+from .text import clean
+from .urls import Scope, canonical, has_credentials, host_key, origin
 
 __all__ = [
     "Attempt",
@@ -194,7 +196,6 @@ GONE_TITLES = ("404", "页面不存在", "您访问的页面不存在", "页面�
 
 _HIDDEN = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 _TITLE = re.compile(r"<title\b[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _META_REFRESH = re.compile(r"<meta\b[^>]*http-equiv\s*=\s*[\"']?refresh\b[^>]*>", re.IGNORECASE)
 _REFRESH_URL = re.compile(r"content\s*=\s*[\"']?\s*[\d.]*\s*(?:[;,]\s*(?:url\s*=\s*)?[\"']?([^\"'>\s]*))?",
@@ -326,7 +327,7 @@ class Fetcher:
                  transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = settings
-        self._hosts = frozenset(_host_key(h) for h in hosts)
+        self._scope = Scope(hosts)
         self._limiter = limiter or HostLimiter(sleep=sleep)
         self._sleep = sleep
         self._robots: dict[str, _Robots] = {}
@@ -360,8 +361,9 @@ class Fetcher:
         try:
             return await self._get(url, headers, attempts)
         except FetchError as e:
-            # Raised deep down with the URL of a hop; callers want the URL they asked for.
-            e.url, e.attempts = url, tuple(attempts)
+            # Raised deep down with the URL of a hop; callers want the URL they asked for (never
+            # with its credentials, which are refused, not sent).
+            e.url, e.attempts = canonical(url) if has_credentials(url) else url, tuple(attempts)
             raise
         except Exception as e:  # a bug (say, in page classification) must not stop the crawl
             error = _unexpected(url, e)
@@ -385,7 +387,7 @@ class Fetcher:
     async def _follow(self, url: str, headers: dict[str, str], attempts: list[Attempt], *,
                       max_bytes: int, robots: bool) -> _Reply:
         """Request ``url``, following redirects; every hop is checked before it is requested."""
-        problem = _refusal(url, self._hosts)
+        problem = _refusal(url, self._scope)
         if problem:
             raise Refused(url, problem)
         seen, current = {url}, url
@@ -401,7 +403,7 @@ class Fetcher:
             elif hop == MAX_REDIRECTS:
                 problem = f"more than {MAX_REDIRECTS} redirects"
             else:
-                problem = _refusal(location, self._hosts, prefix="redirect to ")
+                problem = _refusal(location, self._scope, prefix="redirect to ")
             if problem:
                 attempts.append(reply.attempt("Refused", problem))
                 raise Refused(url, problem, status=reply.status)
@@ -414,7 +416,7 @@ class Fetcher:
                        max_bytes: int) -> _Reply:
         """One GET, retried on transient failures with backoff; failed tries are recorded here."""
         s = self.settings
-        host = _host_key(urlsplit(url).hostname or "")
+        host = host_key(urlsplit(url).hostname or "")
         tries = s.retries + 1
         for n in range(1, tries + 1):
             await self._limiter.wait(host, s.delay)
@@ -483,19 +485,18 @@ class Fetcher:
 
     async def _check_robots(self, url: str, attempts: list[Attempt]) -> None:
         """Refuse ``url`` if its origin's robots.txt disallows it (fetched once per origin and day)."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc.lower()}"
-        async with self._limiter.robots_lock(origin):
-            if origin not in self._robots:
-                known, shared = self._limiter.robots(origin)
+        where = str(origin(url))
+        async with self._limiter.robots_lock(where):
+            if where not in self._robots:
+                known, shared = self._limiter.robots(where)
                 if known:
-                    self._robots[origin] = shared
+                    self._robots[where] = shared
                 else:
-                    rules = await self._load_robots(origin, attempts)
-                    self._robots[origin] = rules
+                    rules = await self._load_robots(where, attempts)
+                    self._robots[where] = rules
                     if not isinstance(rules, TransientError):  # a failure is retried by the next fetcher
-                        self._limiter.remember_robots(origin, rules)
-        rules = self._robots[origin]
+                        self._limiter.remember_robots(where, rules)
+        rules = self._robots[where]
         if isinstance(rules, TransientError):
             raise TransientError(url, rules.reason, status=rules.status, retry_after=rules.retry_after)
         if rules is not None and not rules.can_fetch(url, self.settings.user_agent):
@@ -524,16 +525,7 @@ class Fetcher:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _host_key(host: str) -> str:
-    """A host as compared with the configured ones: lower case, no final dot, IDNA-encoded."""
-    host = host.strip().lower().rstrip(".")
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:  # not a valid IDNA name: compared as written
-        return host
-
-
-def _refusal(url: str, hosts: frozenset[str], *, prefix: str = "") -> str | None:
+def _refusal(url: str, scope: Scope, *, prefix: str = "") -> str | None:
     """Why ``url`` must not be requested, or None."""
     try:
         parts = urlsplit(url)
@@ -542,7 +534,9 @@ def _refusal(url: str, hosts: frozenset[str], *, prefix: str = "") -> str | None
         return f"{prefix}invalid URL ({e})"
     if parts.scheme not in ("http", "https"):
         return f"{prefix}unsupported scheme {parts.scheme or '(none)'}"
-    host = _host_key(parts.hostname or "")
+    if has_credentials(url):  # httpx would send them as an Authorization header
+        return f"{prefix}URL with credentials (user:password@), never sent"
+    host = host_key(parts.hostname or "")
     if not host:
         return f"{prefix}URL without a host"
     try:
@@ -551,7 +545,9 @@ def _refusal(url: str, hosts: frozenset[str], *, prefix: str = "") -> str | None
         ip = None
     if ip is not None and _unsafe(ip):
         return f"{prefix}unsafe address {host}"
-    if host not in hosts:
+    if not scope.allows(url):
+        if host in scope.hosts:  # another port (another service) of an allowed host
+            return f"{prefix}off-site origin {origin(url)}"
         return f"{prefix}off-site host {host}"
     return None
 
@@ -711,7 +707,7 @@ def _read_page(reply: _Reply) -> tuple[type[FetchError], str] | None:
 
 
 def _text(fragment: str) -> str:
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
+    return clean(html.unescape(_TAG.sub(" ", fragment)))
 
 
 def _refreshes_itself(page: str, url: str) -> bool:

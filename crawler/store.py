@@ -27,6 +27,7 @@ from .config import Source
 from .encoding import charset_from_content_type
 from .extract import Document
 from .fetch import Attempt, FetchResult
+from .text import normal
 
 __all__ = [
     "Archive",
@@ -522,8 +523,8 @@ class Archive:
             return ""
         old, new = rows[0], _content(doc)
         parts = [k for k in ("title", "published", "publisher", "fields")
-                 if _normal(str(old[k] or "")) != _normal(str(new[k] or ""))]
-        if _normal(old["body"] or "") != _normal(doc.body):
+                 if normal(str(old[k] or "")) != normal(str(new[k] or ""))]
+        if normal(old["body"] or "") != normal(doc.body):
             before, after = set((old["body"] or "").splitlines()), set(doc.body.splitlines())
             parts.append(f"body (+{len(after - before)} −{len(before - after)} paragraphs)")
         old_files = {a["url"]: a.get("sha256") for a in json.loads(old["attachments"] or "[]")}
@@ -545,22 +546,14 @@ def _content(doc: Document) -> dict[str, Any]:
             "body": doc.body}
 
 
-_SPACE = re.compile(r"[\s\u200b-\u200f\u2060\ufeff]+")
-
-
-def _normal(text: str) -> str:
-    # Width, whitespace and invisible characters drift between renderings of one text.
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
-
-
 def fingerprint(doc: Document, attachment_hashes: Mapping[str, str] | None = None) -> str:
     """A hash of what a document says; equal for pages that differ only in layout or noise.
 
     ``attachment_hashes`` (URL → sha256 of the file) makes a changed attachment a change.
     """
     hashes = attachment_hashes or {}
-    content = [_normal(doc.title), str(doc.published or ""), _normal(doc.publisher),
-               sorted((_normal(k), _normal(v)) for k, v in doc.fields.items()), _normal(doc.body),
+    content = [normal(doc.title), str(doc.published or ""), normal(doc.publisher),
+               sorted((normal(k), normal(v)) for k, v in doc.fields.items()), normal(doc.body),
                sorted((a.url, hashes.get(a.url, "")) for a in doc.attachments)]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 

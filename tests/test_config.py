@@ -48,6 +48,8 @@ def test_sources_take_defaults_then_their_own_settings(tmp_path):
       'urls = ["http://y.gov.cn/"]\n'), "a", "name", 5, "duplicate"),
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\ndelya = 1\n', "a", "delya", 4, "unknown key"),
     ('[[sources]]\nname = "a"\nurls = ["ftp://x.gov.cn/"]\n', "a", "urls", 3, "not an http(s) URL"),
+    ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\npages = ["http://u:secret@x.gov.cn/a.html"]\n',
+     "a", "pages", 4, "credentials"),
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "61 * * * *"\n', "a", "schedule",
      4, "cron"),
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "daily"\n', "a", "schedule", 4,
@@ -102,3 +104,20 @@ def test_the_shipped_sources_toml_is_valid():
 def test_standard_cron_expressions_are_accepted(tmp_path, schedule):
     path = write(tmp_path, f'[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nschedule = "{schedule}"\n')
     assert load_config(path)[0].settings.schedule == schedule
+
+
+def test_credentials_in_a_url_are_refused_and_never_echoed(tmp_path):
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurls = ["http://admin:s3cret@x.gov.cn/col/"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "credentials" in str(caught.value) and "s3cret" not in str(caught.value)
+    assert "'http://x.gov.cn/col/'" in str(caught.value)
+
+
+def test_source_urls_are_kept_in_canonical_form(tmp_path):
+    (source,) = load_config(write(tmp_path, '[[sources]]\nname = "a"\n'
+                                  'urls = ["HTTP://XN--MXTQ1M.XN--IO0A7I:80/col/#list"]\n'
+                                  'pages = ["http://政府.网络:8080/a.html"]\n'))
+    assert source.urls == ("http://xn--mxtq1m.xn--io0a7i/col/",)
+    assert source.pages == ("http://xn--mxtq1m.xn--io0a7i:8080/a.html",)
+    assert source.origins == ("http://xn--mxtq1m.xn--io0a7i", "http://xn--mxtq1m.xn--io0a7i:8080")

@@ -315,3 +315,41 @@ def test_never_raises_on_arbitrary_bytes(raw):
 def test_never_raises_on_html_soup(parts):
     raw = "".join(parts).encode()
     assert isinstance(discover(raw, "https://www.example.gov.cn/col/index.html"), Listing)
+
+
+# --- origins, credentials and IDN hosts (issue 10, items 4 and 17) ------------------------------
+
+
+def _column(links: list[str]) -> bytes:
+    items = "".join(f'<li><a href="{href}">关于开展第{i}批政务公开专项检查工作的通知</a><span>2024-03-0{i + 1}</span></li>'
+                    for i, href in enumerate(links))
+    return f"<html><body><ul class='list'>{items}</ul></body></html>".encode()
+
+
+def test_links_to_another_port_of_the_host_are_dropped():
+    page = _column(["/col/202403/t20240301_1.html", "http://www.example.gov.cn:8080/col/202403/t20240302_2.html",
+                    "https://www.example.gov.cn/col/202403/t20240303_3.html"])
+    listing = discover(page, "http://www.example.gov.cn/col/")
+    assert listing.documents == ("http://www.example.gov.cn/col/202403/t20240301_1.html",
+                                 "https://www.example.gov.cn/col/202403/t20240303_3.html")
+
+
+def test_links_keep_no_credentials():
+    page = _column(["http://admin:secret@www.example.gov.cn/col/202403/t20240301_1.html",
+                    "/col/202403/t20240302_2.html"])
+    listing = discover(page, "http://www.example.gov.cn/col/")
+    assert listing.documents == ("http://www.example.gov.cn/col/202403/t20240301_1.html",
+                                 "http://www.example.gov.cn/col/202403/t20240302_2.html")
+
+
+PUNY = "xn--mxtq1m.xn--io0a7i"  # 政府.网络
+
+
+@pytest.mark.parametrize("configured", ["政府.网络", PUNY, PUNY.upper()])
+def test_idn_host_in_unicode_or_punycode_is_one_host(configured):
+    page = _column([f"http://{PUNY}/col/202403/t20240301_1.html",
+                    "http://政府.网络/col/202403/t20240302_2.html",
+                    f"http://{PUNY.upper()}/col/202403/t20240301_1.html"])
+    listing = discover(page, "http://政府.网络/col/", allowed_hosts=[configured])
+    assert listing.documents == (f"http://{PUNY}/col/202403/t20240301_1.html",
+                                 f"http://{PUNY}/col/202403/t20240302_2.html")

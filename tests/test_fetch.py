@@ -345,7 +345,7 @@ async def test_hosts_compare_case_and_idna_insensitively(httpx_mock: HTTPXMock) 
 
 async def test_loopback_is_allowed_when_configured(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url="http://127.0.0.1:8000/a", html=PAGE)
-    async with make(hosts=("127.0.0.1",)) as f:
+    async with make(hosts=("http://127.0.0.1:8000",)) as f:
         assert (await f.get("http://127.0.0.1:8000/a")).status == 200
 
 
@@ -710,3 +710,60 @@ def test_any_response_gives_a_result_or_a_fetch_error(
                 assert len(result.content) <= f.settings.max_bytes
 
     asyncio.run(fetch())
+
+
+# --- origins and credentials (issue 10, items 4 and 17) ---------------------------------------
+
+
+async def test_another_port_of_a_configured_host_is_refused_unrequested(httpx_mock: HTTPXMock) -> None:
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"http://{HOST}:8080/a")
+    assert caught.value.reason == f"off-site origin http://{HOST}:8080"
+    assert httpx_mock.get_requests() == []
+
+
+async def test_redirect_to_another_port_is_refused_unrequested(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302, headers={"Location": f"http://{HOST}:8080/b"})
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"{BASE}/a")
+    assert caught.value.reason == f"redirect to off-site origin http://{HOST}:8080"
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [f"{BASE}/a"]
+
+
+async def test_the_site_moving_to_https_is_followed(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=301, headers={"Location": f"https://{HOST}/a"})
+    httpx_mock.add_response(url=f"https://{HOST}/a", html=PAGE)
+    async with make(hosts=(BASE + "/col/",)) as f:
+        assert (await f.get(f"{BASE}/a")).final_url == f"https://{HOST}/a"
+
+
+async def test_credentials_in_a_url_are_never_sent(httpx_mock: HTTPXMock) -> None:
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"http://user:secret@{HOST}/a")
+    assert "credentials" in caught.value.reason and "secret" not in str(caught.value)
+    assert httpx_mock.get_requests() == []
+
+
+async def test_redirect_to_a_url_with_credentials_is_refused(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a", status_code=302,
+                            headers={"Location": f"http://user:secret@{HOST}/b"})
+    async with make() as f:
+        with pytest.raises(Refused) as caught:
+            await f.get(f"{BASE}/a")
+    assert caught.value.reason == "redirect to URL with credentials (user:password@), never sent"
+    assert all("secret" not in f"{a.url} {a.reason}" for a in caught.value.attempts)
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [f"{BASE}/a"]
+    assert all("authorization" not in r.headers for r in httpx_mock.get_requests())
+
+
+@pytest.mark.parametrize("configured", ["政府.网络", "xn--mxtq1m.xn--io0a7i", "XN--MXTQ1M.XN--IO0A7I"])
+@pytest.mark.parametrize("link", ["http://政府.网络/a", "http://xn--mxtq1m.xn--io0a7i/a",
+                                  "http://XN--MXTQ1M.xn--io0a7i/a"])
+async def test_idn_hosts_match_in_unicode_and_punycode(httpx_mock: HTTPXMock, configured: str,
+                                                       link: str) -> None:
+    httpx_mock.add_response(url="http://xn--mxtq1m.xn--io0a7i/a", html=PAGE)
+    async with make(hosts=(configured,)) as f:
+        assert (await f.get(link)).status == 200

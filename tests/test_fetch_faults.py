@@ -35,16 +35,17 @@ async def _no_wait(seconds: float) -> None:
     return None
 
 
-def make(sleep: Callable[[float], Awaitable[None]] = _no_wait, **settings: object) -> Fetcher:
+def make(server: FaultServer, sleep: Callable[[float], Awaitable[None]] = _no_wait,
+         **settings: object) -> Fetcher:
     options: dict[str, object] = {"timeout": 0.3, "delay": 0.0, "retries": 0, "obey_robots": True}
     options.update(settings)
     # An explicit transport: no proxy from the environment between us and 127.0.0.1.
-    return Fetcher(Settings(**options), ["127.0.0.1"], limiter=HostLimiter(sleep=_no_wait),  # type: ignore[arg-type]
+    return Fetcher(Settings(**options), [server.url("/")], limiter=HostLimiter(sleep=_no_wait),  # type: ignore[arg-type]
                    transport=httpx.AsyncHTTPTransport(), sleep=sleep)
 
 
 async def test_a_good_page(server: FaultServer) -> None:
-    async with make() as f:
+    async with make(server) as f:
         result = await f.get(server.url("/ok"))
     assert result.status == 200 and "正文".encode() in result.content
     steps = [(a.url.rsplit("/", 1)[1], a.outcome) for a in result.attempts]
@@ -53,7 +54,7 @@ async def test_a_good_page(server: FaultServer) -> None:
 
 async def test_server_that_never_answers_times_out(server: FaultServer) -> None:
     t0 = time.monotonic()
-    async with make(timeout=0.3) as f:
+    async with make(server, timeout=0.3) as f:
         with pytest.raises(TransientError) as caught:
             await f.get(server.url("/silent"))
     assert caught.value.reason == "read timeout" and caught.value.status is None
@@ -62,7 +63,7 @@ async def test_server_that_never_answers_times_out(server: FaultServer) -> None:
 
 async def test_trickle_is_cut_by_the_total_deadline(server: FaultServer) -> None:
     t0 = time.monotonic()
-    async with make(timeout=0.25) as f:
+    async with make(server, timeout=0.25) as f:
         with pytest.raises(TransientError, match="no complete response within 1 s"):
             await f.get(server.url("/trickle"))
     assert 0.9 < time.monotonic() - t0 < 2.5
@@ -75,7 +76,7 @@ async def test_connection_reset_mid_body_is_retried_then_transient(server: Fault
         sleeps.append(seconds)
 
     before = server.requests.count("/reset")
-    async with make(sleep, retries=2, backoff=0.5) as f:
+    async with make(server, sleep, retries=2, backoff=0.5) as f:
         with pytest.raises(TransientError, match="after 3 attempts") as caught:
             await f.get(server.url("/reset"))
     assert [a.outcome for a in caught.value.attempts][-3:] == ["retry", "retry", "TransientError"]
@@ -83,7 +84,7 @@ async def test_connection_reset_mid_body_is_retried_then_transient(server: Fault
 
 
 async def test_body_shorter_than_content_length_is_transient(server: FaultServer) -> None:
-    async with make() as f:
+    async with make(server) as f:
         with pytest.raises(TransientError, match="incomplete"):
             await f.get(server.url("/short"))
 
@@ -103,7 +104,7 @@ class PeakMemory:
 
 
 async def test_endless_body_is_cut_with_flat_memory(server: FaultServer) -> None:
-    async with make(max_bytes=256 * 1024) as f:
+    async with make(server, max_bytes=256 * 1024) as f:
         await f.get(server.url("/ok"))  # warm up: robots.txt, lazy imports, the connection code
         with PeakMemory() as memory, pytest.raises(TooLarge, match="exceeds 262144 bytes"):
             await f.get(server.url("/endless"))
@@ -112,7 +113,7 @@ async def test_endless_body_is_cut_with_flat_memory(server: FaultServer) -> None
 
 async def test_gzip_bomb_is_cut_with_flat_memory(server: FaultServer) -> None:
     bomb_body()  # built before measuring
-    async with make(max_bytes=1_000_000) as f:
+    async with make(server, max_bytes=1_000_000) as f:
         await f.get(server.url("/ok"))
         with PeakMemory() as memory, pytest.raises(TooLarge, match="exceeds 1000000 bytes"):
             await f.get(server.url("/bomb"))
@@ -121,7 +122,7 @@ async def test_gzip_bomb_is_cut_with_flat_memory(server: FaultServer) -> None:
 
 
 async def test_redirect_loop(server: FaultServer) -> None:
-    async with make() as f:
+    async with make(server) as f:
         with pytest.raises(Refused, match="redirect loop") as caught:
             await f.get(server.url("/loop/a"))
     assert [a.outcome for a in caught.value.attempts] == ["ok", "redirect", "Refused"]
