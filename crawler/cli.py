@@ -82,7 +82,8 @@ def crawl_command(config_path: str | None, db_path: str | None, names: tuple[str
         reports = asyncio.run(crawl(sources, archive, full=full, progress=progress))
         if progress:
             progress.clear()
-    click.echo(summary(reports, time.monotonic() - started))
+        click.echo(summary(reports, time.monotonic() - started, archive))
+        notify_runs(archive, sources, reports)
 
 
 @cli.command()
@@ -113,36 +114,78 @@ def serve(db_path: str | None, host: str, port: int) -> None:
     Example:
         govarchive serve --db archive/govarchive.db --port 8001
     """
-    from .serve import serve_archive
-
     path = config_mod.resolve_db_path(db_path)
     with open_archive(str(path)):
         pass  # creates or migrates it, so Datasette opens a complete archive
-    serve_archive(path, host=host, port=port)
+    run_datasette(path, host, port)
 
 
 @cli.command()
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Datasette's port.")
-@click.option("--db", "db_path", default="archive/demo.db", show_default=True,
-              type=click.Path(dir_okay=False), help="Where the demo archive goes.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address Datasette listens on (0.0.0.0 in a container).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False),
+              help="Where the demo archive goes (default: demo.db beside the archive of --db's default, "
+                   "else in the temporary folder when that is not writable).")
 @click.option("--no-serve", is_flag=True, help="Crawl the sample site, print the summary, and exit.")
-def demo(port: int, db_path: str, no_serve: bool) -> None:
+def demo(port: int, host: str, db_path: str | None, no_serve: bool) -> None:
     """Crawl the bundled sample site into a demo archive and browse it; no internet needed.
+
+    The sample site is crawled, then one page is edited and another removed, and it is crawled
+    again, so the archive has changes, removals and diffs to show. Running it again rebuilds the
+    same demo archive.
 
     \b
     Example:
         govarchive demo --port 8001
     """
-    from .demo import run_demo
+    from .demo import NotADemo, demo_db_path, run_demo
+    from .serve import port_in_use
 
+    if not no_serve and port_in_use(host, port):
+        raise click.ClickException(f"port {port} is in use; try --port")
     setup_logging("text", logging.WARNING)
-    reports, elapsed = run_demo(Path(db_path))
-    click.echo(summary(reports, elapsed))
+    path = Path(db_path) if db_path else demo_db_path(config_mod.resolve_db_path(None))
+    try:
+        runs = run_demo(path)
+    except NotADemo as e:
+        raise click.ClickException(str(e)) from None
+    with open_archive(str(path)) as archive:
+        for run in runs:
+            click.echo(f"{run.label}: " + summary(run.reports, run.seconds, archive))
+    click.echo(f"The demo archive is {path}")
     if not no_serve:
-        from .serve import serve_archive
+        click.echo(f"Browse it at http://{host}:{port}/{path.stem}  (Ctrl-C to stop)")
+        run_datasette(path, host, port)
 
-        click.echo(f"Browse it at http://127.0.0.1:{port}/  (Ctrl-C to stop)")
-        serve_archive(Path(db_path), host="127.0.0.1", port=port)
+
+@cli.command(name="notify")
+@config_option
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--test", is_flag=True, required=True, help="Send a test message to each configured service.")
+def notify_command(config_path: str | None, names: tuple[str, ...], test: bool) -> None:
+    """Send a test notification to the services in each source's `notify` list.
+
+    Exits 1 if a service could not be reached. The services' URLs are never printed (they hold
+    credentials): each is named by its position in the list and its scheme.
+
+    \b
+    Example:
+        govarchive notify --test --source hunchun-tzgg
+    """
+    from .notify import send_test
+
+    sources = [s for s in load_sources(config_path, names) if s.settings.notify]
+    if not sources:
+        raise click.ClickException("no source has a `notify` setting: add notify = [\"<apprise url>\"] "
+                                   "to a source or to [defaults]")
+    failed = 0
+    for source in sources:
+        for service, error in send_test(source):
+            click.echo(f"{source.name}: {service}: {'sent' if not error else error}")
+            failed += bool(error)
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -249,7 +292,29 @@ class BadConfig(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
-def summary(reports: list[RunReport], seconds: float) -> str:
+def run_datasette(path: Path, host: str, port: int) -> None:
+    """Serve the archive; a port already in use is a one-line error."""
+    from .serve import PortInUse, serve_archive
+
+    try:
+        serve_archive(path, host=host, port=port)
+    except PortInUse as e:
+        raise click.ClickException(str(e)) from None
+
+
+def notify_runs(archive: Archive, sources: list[Source], reports: list[RunReport]) -> None:
+    """Each source's digest to its `notify` services; failures are logged, never fatal."""
+    wanted = {s.name: s for s in sources if s.settings.notify}
+    if not wanted:
+        return
+    from .notify import notify_run
+
+    for report in reports:
+        if report.source in wanted:
+            notify_run(archive, wanted[report.source], report)
+
+
+def summary(reports: list[RunReport], seconds: float, archive: Archive | None = None) -> str:
     total = RunCounts()
     for r in reports:
         for key, value in vars(r.counts).items():
@@ -258,8 +323,15 @@ def summary(reports: list[RunReport], seconds: float) -> str:
     line = (f"{len(reports)} source{'s' if len(reports) != 1 else ''}: {total.new} new, "
             f"{total.changed} changed, {total.unchanged} unchanged, {total.removed} removed, "
             f"{total.failed} failed in {seconds:.1f}s")
+    reasons = ""
+    if total.failed and archive is not None:
+        from .notify import failure_summary
+
+        reasons = failure_summary(archive.run_failures(r.run_id for r in reports))
     if flagged:
         line += f" ({flagged} source{'s' if flagged != 1 else ''} flagged: see the runs table)"
+    if reasons:
+        line += f"\n{total.failed} failed: {reasons}"
     return line
 
 

@@ -97,6 +97,9 @@ class Settings:
         30.0, "Longest revisit interval (days): however old a document is, it is fetched again within "
         "this many days."
     )
+    notify: tuple[str, ...] = _setting(
+        (), "Apprise URLs (mailto://…, json://host/path, dingtalk://…) that get a digest after each run "
+        "that found something new, changed, removed or failing; see docs/browsing.md.")
 
 
 @dataclass(frozen=True)

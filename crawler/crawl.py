@@ -279,6 +279,11 @@ class _Run:
         attempts = list(attempts)
         if failure and attempts:
             attempts[-1] = dataclasses.replace(attempts[-1], outcome="empty", reason=failure)
+        for a in attempts:  # shown with -v
+            failed = a.outcome not in ("ok", "not_modified", "redirect")
+            log.debug("request failed" if failed else "request", extra={
+                "source": self.source.name, "url": a.url, "status": a.status, "outcome": a.outcome,
+                **({"reason": a.reason} if failed else {})})
         self.archive.record_attempts(self.id, self.source.name, attempts,
                                      document_id=document_id or (state.id if state else None))
 

@@ -32,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from .config import Source, cron_trigger, resolve_db_path
 from .crawl import RunReport, crawl_source
 from .fetch import HostLimiter
+from .notify import notify_run_async
 from .store import Archive, timestamp
 
 __all__ = [
@@ -156,6 +157,8 @@ class SourceScheduler:
         log.info("scheduled run finished", extra={
             "source": source.name, "run": report.run_id, **vars(report.counts),
             "errors": "; ".join(report.errors), "next_run": _iso(job.next_run_time if job else None)})
+        if source.settings.notify:
+            await notify_run_async(self.archive, source, report)
 
     async def stop(self, grace: float) -> None:
         """Start nothing new; give running crawls ``grace`` seconds, then cancel them."""

@@ -32,10 +32,13 @@ from .text import normal
 __all__ = [
     "Archive",
     "DocumentState",
+    "Failure",
     "NotAnArchive",
+    "Notification",
     "Outcome",
     "Reextracted",
     "RunCounts",
+    "RunEvent",
     "SourceStatus",
     "fingerprint",
     "search_query",
@@ -50,7 +53,7 @@ INTERRUPTED = "interrupted"
 
 #: Tables a govarchive database holds; a file with other tables and none of these is not ours.
 TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "files", "events",
-          "runs")
+          "runs", "notifications")
 
 
 class NotAnArchive(Exception):
@@ -104,6 +107,43 @@ class Reextracted:
     versions_after: int
     #: Documents whose current text differs from what the earlier extractor gave.
     updated: int
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Something a run found about a document, with the versions before and after it (title,
+    published, publisher, fields, body), for digests."""
+
+    document_id: int
+    event: str
+    detail: str
+    title: str
+    url: str
+    before: tuple[Any, ...] | None
+    after: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A request of a run that failed in the end (its last attempt)."""
+
+    url: str
+    outcome: str
+    status: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message waiting to be sent to one service (``target``: the hash of its Apprise URL)."""
+
+    id: int
+    source: str
+    kind: str
+    title: str
+    body: str
+    target: str
+    attempts: int
 
 
 #: Re-extracts a capture: (raw bytes, final URL, HTTP charset, source name) → Document.
@@ -180,6 +220,18 @@ def add_files_events_and_year(db: sqlite_utils.Database) -> None:
     # The history so far, as far as the versions tell it.
     db.execute("insert into events (document_id, time, event, detail) select document_id, captured,"
                " case version when 1 then 'new' else 'changed' end, '' from versions order by id")
+
+
+@migrations()
+def add_notifications(db: sqlite_utils.Database) -> None:
+    """Notifications to send: a message per service, kept until it is sent (retried after each run).
+
+    ``target`` is a hash of the service's Apprise URL, never the URL: those carry credentials.
+    """
+    db.table("notifications").create({"id": int, "source": str, "created": str, "kind": str, "title": str,
+                                      "body": str, "target": str, "attempts": int, "sent": str,
+                                      "error": str}, pk="id")
+    db.table("notifications").create_index(["source", "sent"])
 
 
 class Archive:
@@ -531,6 +583,67 @@ class Archive:
         if old_files != {a.url: hashes.get(a.url) for a in doc.attachments}:
             parts.append("attachments")
         return "changed: " + ", ".join(parts) if parts else "changed"
+
+
+    # -- what a run found, and notifications ----------------------------------------------
+
+    def run_events(self, run_id: int) -> list[RunEvent]:
+        """The events a run recorded, each with the document's version before and after it."""
+        content = "title, published, publisher, fields, body"
+        out = []
+        for e in self.db.query("select e.document_id, e.event, e.detail, e.time, d.title, d.url from events e"
+                               " join documents d on d.id = e.document_id where e.run_id = ? order by e.id",
+                               [run_id]):
+            rows = self.db.execute(f"select {content} from versions where document_id = ? and captured <= ?"
+                                   " order by version desc limit 2", [e["document_id"], e["time"]]).fetchall()
+            after = tuple(rows[0]) if rows else None
+            before = tuple(rows[1]) if len(rows) > 1 and e["event"] == "changed" else None
+            out.append(RunEvent(e["document_id"], e["event"], e["detail"] or "", e["title"] or e["url"],
+                                e["url"], before, after))
+        return out
+
+    def run_failures(self, run_ids: Iterable[int]) -> list[Failure]:
+        """The requests of these runs that failed in the end (retried attempts are not counted)."""
+        ids = list(run_ids)
+        if not ids:
+            return []
+        return [Failure(r["url"], r["outcome"], r["status"], r["reason"] or "") for r in self.db.query(
+            f"select url, outcome, status, reason from fetches where run_id in ({','.join('?' * len(ids))})"
+            " and outcome not in ('ok', 'not_modified', 'redirect', 'retry') order by id", ids)]
+
+    def last_success(self, source: str) -> str | None:
+        """When the source's latest run without an error finished."""
+        return self.db.execute("select max(finished) from runs where source = ? and finished is not null"
+                               " and coalesce(error, '') = ''", [source]).fetchone()[0]
+
+    def first_run(self, source: str) -> str | None:
+        """When the source's first recorded run started."""
+        return self.db.execute("select min(started) from runs where source = ?", [source]).fetchone()[0]
+
+    def queue_notification(self, source: str, kind: str, title: str, body: str, targets: Iterable[str]) -> None:
+        """Keep a message to send to each target until it is sent."""
+        stamp = timestamp()
+        with self.db.atomic():
+            for target in targets:
+                self._insert("notifications", {"source": source, "created": stamp, "kind": kind, "title": title,
+                                               "body": body, "target": target, "attempts": 0})
+
+    def notified_since(self, source: str, kind: str, since: str | None) -> bool:
+        """Whether a message of this kind was queued for the source after ``since`` (None: ever)."""
+        return bool(self.db.execute("select 1 from notifications where source = ? and kind = ? and created > ?"
+                                    " limit 1", [source, kind, since or ""]).fetchone())
+
+    def pending_notifications(self, source: str) -> list[Notification]:
+        """The source's unsent messages, oldest first."""
+        return [Notification(r["id"], r["source"], r["kind"], r["title"], r["body"], r["target"], r["attempts"])
+                for r in self.db.query("select * from notifications where source = ? and sent is null"
+                                       " order by id", [source])]
+
+    def notification_tried(self, notification_id: int, error: str) -> None:
+        """Record a try: sent (``error`` empty), else why not; an unsent message is tried again later."""
+        with self.db.atomic():
+            self.db.execute("update notifications set attempts = attempts + 1, error = ?, sent = ? where id = ?",
+                            [error or None, None if error else timestamp(), notification_id])
 
 
 def _batches(urls: list[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
