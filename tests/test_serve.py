@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import json
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import unicodedata
 import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -27,7 +33,7 @@ from crawler.demo import SITE, serve_site
 from crawler.serve import diff_text, load_metadata, render_diff
 from crawler.store import TABLES
 
-METADATA = Path(__file__).parents[1] / "archive" / "metadata.yml"
+METADATA = Path(__file__).parents[1] / "crawler" / "serve" / "metadata.yml"
 
 
 @pytest.fixture
@@ -312,35 +318,75 @@ def test_a_document_reads_as_it_did_on_a_date(served, history):
     assert 'class="query db-govarchive query-document"' in page and "/-/govarchive.css" in page
 
 
-def test_the_atom_feed_of_a_source_parses_and_says_what_changed(served, history):
-    response = get(f"{served}/feed.atom?source=demo-tzgg")
-    feed = ElementTree.fromstring(response.content)
-    ns = {"a": "http://www.w3.org/2005/Atom"}
-    entries = {e.findtext("a:title", namespaces=ns): e for e in feed.findall("a:entry", ns)}
-    assert len(entries) == 13 + 1 + 1 + 1  # 13 new, 1 changed, 1 removed, the source itself
-    assert f"New: {HOSTILE_TITLE}" in entries and "Watching 示范县人民政府 · 通知公告 (TRS-style column)" in entries
-    changed = entries[f"Changed: {EDITED_TITLE}"]
-    content = changed.findtext("a:content", namespaces=ns)
+ATOM = {"a": "http://www.w3.org/2005/Atom"}
+
+
+def entries(feed: ElementTree.Element) -> dict[str, ElementTree.Element]:
+    return {e.findtext("a:title", namespaces=ATOM): e for e in feed.findall("a:entry", ATOM)}
+
+
+def test_the_atom_feed_of_a_source_names_it_and_says_what_changed(served, history):
+    ids = history[1]
+    feed = ElementTree.fromstring(get(f"{served}/feed.atom?source=demo-tzgg").content)
+    title = feed.findtext("a:title", namespaces=ATOM)
+    assert "demo-tzgg" in title and "示范县人民政府 · 通知公告" in title
+    found = entries(feed)
+    assert len(found) == 13 + 1 + 1  # 13 new, 1 changed, 1 removed
+    assert f"New: {HOSTILE_TITLE}" in found
+    changed = found[f"Changed: {EDITED_TITLE}"]
+    content = changed.findtext("a:content", namespaces=ATOM)
     assert content.startswith("changed: body (+1 −1 paragraphs)")
     assert f"− 坚持以习近平新时代中国特色社会主义思想为指导，{OLD_PARAGRAPH}" in content
     assert f"+ 坚持以习近平新时代中国特色社会主义思想为指导，{NEW_PARAGRAPH}" in content
-    assert changed.find("a:link", ns).get("href").endswith(EDITED)
-    ids = [e.findtext("a:id", namespaces=ns) for e in entries.values()]
-    assert len(set(ids)) == len(ids)
-    removed = entries[f"Removed: {REMOVED_TITLE}"].findtext("a:content", namespaces=ns)
-    assert "HTTP 404" in removed
+    links = {link.get("rel", "alternate"): link.get("href") for link in changed.findall("a:link", ATOM)}
+    assert links["alternate"] == f"{served}/-/document/{ids['edited']}"  # the archived copy
+    assert links["related"].endswith(EDITED)                               # and the original
+    ids_seen = [e.findtext("a:id", namespaces=ATOM) for e in found.values()]
+    assert len(set(ids_seen)) == len(ids_seen)
+    removed = found[f"Removed: {REMOVED_TITLE}"]
+    assert "HTTP 404" in removed.findtext("a:content", namespaces=ATOM)
+    page = get(removed.find("a:link", ATOM).get("href")).text  # a removed document's entry opens
+    assert REMOVED_TITLE in page and "HTTP 404" in page
     other = ElementTree.fromstring(get(f"{served}/feed.atom?source=demo-xxgk").content)
-    assert len(other.findall("a:entry", ns)) == 6 + 1  # only that source's documents
-    nowhere = ElementTree.fromstring(get(f"{served}/feed.atom?source=nosuch").content)
-    assert [e.findtext("a:title", namespaces=ns) for e in nowhere.findall("a:entry", ns)] == [
-        "No source named nosuch in this archive"]
+    assert len(other.findall("a:entry", ATOM)) == 6  # only that source's documents
+    assert httpx.get(f"{served}/feed.atom?source=nosuch", timeout=10).status_code == 404
+
+
+def test_the_feed_of_every_source_names_each_entry_s_source(served):
+    feed = ElementTree.fromstring(get(f"{served}/feed.atom").content)
+    assert "every source" in feed.findtext("a:title", namespaces=ATOM)
+    titles = list(entries(feed))
+    assert len(titles) == 15 + 6
+    assert {t.rsplit("(", 1)[1].rstrip(")") for t in titles} == {"demo-tzgg", "demo-xxgk"}
+
+
+def test_feed_and_page_links_follow_the_served_database_name(archive_path):
+    """An archive file named test.db is served as /test/: its feed and pages link there."""
+    feed = ElementTree.fromstring(get_text(archive_path, "/test/feed.atom"))
+    links = [e.find("a:link", ATOM).get("href") for e in feed.findall("a:entry", ATOM)]
+    assert links and all(re.fullmatch(r"http://localhost/test/-/document/\d+", link) for link in links)
+    start = get_text(archive_path, "/test")
+    assert 'href="/test/feed.atom"' in start and 'href="/test/documents?source=demo-tzgg"' in start
+    assert 'href="/govarchive/' not in start
+
+
+def get_text(db_path: Path, path: str) -> str:
+    async def fetch() -> str:
+        ds = Datasette([str(db_path)], metadata=load_metadata(db_path))
+        response = await ds.client.get(path)
+        assert response.status_code == 200, response.text
+        return response.text
+
+    return asyncio.run(fetch())
 
 
 @pytest.mark.parametrize("page", [
     "documents?_search=可疑代码",
     "documents/{hostile}",
     "document?document={hostile}",
-    "feed?source=demo-tzgg",
+    "feed.atom?source=demo-tzgg",
+    "-/document/{hostile}",
+    "search?q=可疑代码",
 ])
 def test_archived_text_is_shown_escaped_never_as_html(served, history, page):
     html = get(f"{served}/{page.format(**history[1])}").text
@@ -365,7 +411,7 @@ def test_documents_link_to_their_versions_and_keep_line_breaks(served, history):
     edited = history[1]["edited"]
     html = get(f"{served}/documents").text
     assert f'<a href="/govarchive/document_versions?document={edited}">2 versions</a>' in html
-    assert f'<a href="/govarchive/document?document={edited}">{EDITED_TITLE}</a>' in html
+    assert f'<a href="/govarchive/-/document/{edited}">{EDITED_TITLE}</a>' in html
     css = get(f"{served.rsplit('/', 1)[0]}/-/govarchive.css")
     assert "pre-wrap" in css.text and "/-/govarchive.css" in html
 
@@ -384,11 +430,12 @@ def test_every_column_and_canned_query_is_described():
 
 
 def test_the_browsing_guide_links_every_canned_query_and_the_feed_pattern():
-    guide = (METADATA.parents[1] / "docs" / "browsing.md").read_text(encoding="utf-8")
+    guide = (METADATA.parents[2] / "docs" / "browsing.md").read_text(encoding="utf-8")
     queries = yaml.safe_load(METADATA.read_text(encoding="utf-8"))["databases"]["govarchive"]["queries"]
     for name in queries:
         assert f"(http://127.0.0.1:8001/govarchive/{name})" in guide, name
     assert "http://127.0.0.1:8001/govarchive/feed.atom?source=NAME" in guide
+    assert "(http://127.0.0.1:8001/govarchive/feed.atom)" in guide
 
 
 @pytest.mark.parametrize("old, new, expected", [
@@ -433,3 +480,157 @@ def test_the_removed_query_includes_documents_gone_from_their_column(tmp_path, c
     rows = get_json(db_path, "/test/removed.json?_shape=array&source=")
     assert [(r["title"], r["how"]) for r in rows] == [
         ("示范县2023年法治政府建设工作报告", "no longer listed in its column (the page still answers)")]
+
+
+# -- The start page, a document's page, search snippets, times in the archive's zone ----------------
+
+FIGURE = re.compile(r'<td><a href="([^"]+)" title="([^"]+)">(\d+)</a></td>')
+
+
+def test_the_start_page_counts_each_source_and_each_number_opens_its_list(served, history):
+    html = get(served).text
+    rows = dict(re.findall(r'<tr id="source-([^"]+)">(.*?)</tr>', html, re.DOTALL))
+    assert set(rows) == {"demo-tzgg", "demo-xxgk"}
+    figures = {name: {label: (int(n), href) for href, label, n in FIGURE.findall(row)}
+               for name, row in rows.items()}
+    tzgg = {label: n for label, (n, _) in figures["demo-tzgg"].items()}
+    assert tzgg == {"documents": 13, "published, last 7 days": 0, "published, last 30 days": 0,
+                    "first archived, last 7 days": 13, "changed, last 30 days": 1, "removed or unlisted": 1}
+    assert figures["demo-xxgk"]["first archived, last 7 days"][0] == 0  # its history is months old
+    root = served.rsplit("/", 1)[0]
+    for name, found in figures.items():
+        for label, (number, href) in found.items():
+            path, _, query = href.replace("&amp;", "&").partition("?")
+            listed = get(f"{root}{path}.json?{query}&_shape=array&_size=max").json()
+            assert len(listed) == number, (name, label, href)
+            assert {r["source"] for r in listed} <= {name}, (name, label)
+    assert re.search(r'<td class="run"><a href="/govarchive/runs/\d+">\d{4}-\d\d-\d\d \d\d:\d\d: ok, 0 new, '
+                     r'1 changed, 1 removed, 0 failed</a></td>', rows["demo-tzgg"])
+    assert '<td class="flag good">ok</td>' in rows["demo-tzgg"]
+
+
+def test_a_failing_or_stale_source_is_flagged_on_the_start_page(tmp_path, archive_path):
+    db = sqlite_utils.Database(archive_path)
+    with db.conn:
+        db.execute("update runs set error = '0 links found on http://x/' where source = 'demo-xxgk'")
+        db.execute("update runs set started = '2020-01-01T00:00:00+00:00', finished = '2020-01-01T00:10:00+00:00'"
+                   " where source = 'demo-tzgg'")
+    html = get_text(archive_path, "/test")
+    rows = dict(re.findall(r'<tr id="source-([^"]+)">(.*?)</tr>', html, re.DOTALL))
+    assert '<td class="flag bad">failing: 0 links found on http://x/</td>' in rows["demo-xxgk"]
+    assert re.search(r'<td class="flag bad">stale: no successful run in \d+ days</td>', rows["demo-tzgg"])
+
+
+def test_published_this_week_is_by_publication_date_not_by_archiving(archive_path):
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    db = sqlite_utils.Database(archive_path)
+    recent = next(db.query("select id, title from documents order by id limit 1"))
+    with db.conn:
+        db.execute("update documents set published = ? where id = ?", [today.isoformat(), recent["id"]])
+        db.execute("update documents set published = ? where id = ?",
+                   [(today - dt.timedelta(days=8)).isoformat(), recent["id"] + 1])
+    published = get_json(archive_path, "/test/published_this_week.json?_shape=array&source=")
+    assert [r["title"] for r in published] == [recent["title"]]
+    first_archived = get_json(archive_path, "/test/new_this_week.json?_shape=array&source=")
+    assert len(first_archived) == 18  # a first crawl archives the old ones too
+
+
+def test_times_are_shown_in_beijing_time_unless_configured(archive_path, monkeypatch):
+    started = next(sqlite_utils.Database(archive_path).query("select started from runs order by id"))["started"]
+    beijing = dt.datetime.fromisoformat(started).astimezone(ZoneInfo("Asia/Shanghai"))
+    html = get_text(archive_path, "/test/runs")
+    assert f'<time datetime="{started}" title="{started[:19]} UTC">{beijing:%Y-%m-%d %H:%M:%S}</time>' in html
+    assert get_json(archive_path, "/test/runs.json?_shape=array&_sort=id")[0]["started"] == started  # JSON keeps UTC
+    monkeypatch.setenv("GOVARCHIVE_TIMEZONE", "UTC")
+    assert f">{started[:10]} {started[11:19]}</time>" in get_text(archive_path, "/test/runs")
+
+
+def test_a_document_has_a_page_to_read_with_fields_attachments_and_every_version(served, history):
+    ids = history[1]
+    html = get(f"{served}/-/document/{ids['edited']}").text
+    assert f"<h1>{EDITED_TITLE}</h1>" in html and "2024-03-06" in html and "示范县司法局" in html
+    assert NEW_PARAGRAPH in html and "Version 2" in html and "Version 1" in html
+    assert re.search(r"<mark[^>]*>和述职评议制度</mark>", html)  # the diff, the change highlighted
+    removed = get(f"{served}/-/document/{ids['removed']}").text
+    assert "removed" in removed and "HTTP 404" in removed and REMOVED_TITLE in removed
+    attached = next(sqlite_utils.Database(history[0]).query(
+        "select document_id, text from attachments where sha256 is not null limit 1"))
+    page = get(f"{served}/-/document/{attached['document_id']}").text
+    assert attached["text"] in page and "archived copy" in page
+    with_fields = next(sqlite_utils.Database(history[0]).query(
+        "select id from documents where fields like '%文号%' limit 1"))["id"]
+    assert '<th scope="row">文号</th>' in get(f"{served}/-/document/{with_fields}").text
+    assert httpx.get(f"{served}/-/document/999999", timeout=10).status_code == 404
+
+
+def test_search_results_show_the_match_in_context_highlighted(served, history):
+    found = rows(served, "search", q="述职评议")
+    assert [r["title"] for r in found] == [EDITED_TITLE]
+    snippet = found[0]["snippet"]
+    assert "\x02述职评议\x03" in snippet and "\x02" not in snippet.replace("\x02述职评议\x03", "")
+    html = get(f"{served}/search?q=" + urllib.parse.quote("行政复议 2024")).text
+    hits = re.findall(r'<mark class="govarchive-hit">([^<]*)</mark>', html)
+    assert hits and set(hits) <= {"行政复议", "2024"} and "行政复议" in hits
+    assert f'<a href="/govarchive/-/document/' in html
+    assert rows(served, "search", q="") == []  # an empty search is no error
+
+
+@pytest.mark.parametrize("title, body, query, expected", [
+    ("", "第一段。深化行政复议体制改革，全年共收到申请。", "行政复议", "第一段。深化\x02行政复议\x03体制改革，全年共收到申请。"),
+    ("", "Annual REPORT on 法治政府 2024", "report 2024", "Annual \x02REPORT\x03 on 法治政府 \x022024\x03"),
+    ("行政复议", "正文里没有。", "行政复议", "正文里没有。"),                     # the title matched: the text starts
+    ("", "复议", "复", "\x02复议\x03"),                                          # one character: a prefix
+])
+def test_search_snippet_maps_the_indexed_pairs_back_to_readable_text(title, body, query, expected):
+    from crawler.serve.pages import search_snippet
+    from crawler.store import search_query, search_text
+
+    db = sqlite3.connect(":memory:")
+    db.execute("create virtual table t using fts5(title, body)")
+    db.execute("insert into t values (?, ?)", [search_text(title), search_text(body)])
+    marked = db.execute("select highlight(t, 0, char(2), char(3)), highlight(t, 1, char(2), char(3)) from t"
+                        " where t match ?", [search_query(query)]).fetchone()
+    assert marked is not None
+    assert search_snippet(*marked, body).replace("，", ",").replace("。", ".") == \
+        unicodedata.normalize("NFKC", expected).replace("，", ",").replace("。", ".")
+
+
+def test_the_source_box_of_a_query_offers_the_configured_sources(served):
+    html = get(f"{served}/changed_recently").text
+    picker = re.search(r"\(function \(sources\).*?\}\)\((\[.*?\])\);", html, re.DOTALL)
+    assert picker is not None
+    assert [name for name, _ in json.loads(picker.group(1))] == ["demo-tzgg", "demo-xxgk"]
+
+
+def test_a_bare_datasette_gets_the_start_page_and_document_pages(history):
+    """The templates and pages come with the plugin: `datasette archive.db` needs no --template-dir."""
+    async def fetch() -> tuple[str, str]:
+        ds = Datasette([str(history[0])])
+        start, doc = await ds.client.get("/govarchive"), await ds.client.get(
+            f"/govarchive/-/document/{history[1]['edited']}")
+        assert start.status_code == doc.status_code == 200
+        return start.text, doc.text
+
+    start, doc = asyncio.run(fetch())
+    assert 'class="govarchive-start"' in start and 'id="source-demo-tzgg"' in start
+    assert EDITED_TITLE in doc
+
+
+def test_archive_metadata_yml_is_the_packaged_metadata():
+    """One source of truth: archive/metadata.yml (for `datasette --metadata`) is the package's file."""
+    link = METADATA.parents[2] / "archive" / "metadata.yml"
+    assert link.resolve() == METADATA.resolve()
+
+
+def test_an_installed_wheel_carries_its_metadata_and_templates(tmp_path):
+    root = METADATA.parents[2]
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                             "-w", str(tmp_path), str(root)], capture_output=True, text=True, timeout=300,
+                            check=False, cwd=tmp_path)
+    if result.returncode != 0 and "No module named" in result.stderr:
+        pytest.skip(f"cannot build a wheel here: {result.stderr[-200:]}")
+    assert result.returncode == 0, result.stderr
+    [wheel] = tmp_path.glob("govarchive-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"crawler/serve/metadata.yml", "crawler/serve/templates/database.html",
+            "crawler/serve/templates/govarchive_document.html"} <= names

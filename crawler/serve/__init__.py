@@ -252,17 +252,15 @@ def extra_css_urls(datasette: Any) -> list[str]:
 
 @hookimpl
 def extra_body_script(template: str, database: str | None, view_name: str, datasette: Any) -> Any:
-    if view_name == "table":
-        return FOLD_COLUMN_DESCRIPTIONS
-
-    async def picker() -> str:
+    async def script() -> str:
+        fold = FOLD_COLUMN_DESCRIPTIONS if view_name == "table" else ""
         if template != "query.html" or not await is_archive(datasette, database):
-            return ""
+            return fold
         result = await datasette.get_database(database).execute(
             "select name, coalesce(title, '') from sources order by name")
-        return SOURCE_PICKER.replace("SOURCES", sources_json([(r[0], r[1]) for r in result.rows]))
+        return fold + SOURCE_PICKER.replace("SOURCES", sources_json([(r[0], r[1]) for r in result.rows]))
 
-    return picker
+    return script
 
 
 @hookimpl
