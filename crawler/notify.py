@@ -36,6 +36,8 @@ log = logging.getLogger("govarchive")
 STALE_DAYS = 3.0
 #: Documents listed per section of a digest; the rest are counted.
 SECTION_LIMIT = 20
+#: The time and level Apprise's log lines start with.
+_LOG_PREFIX = re.compile(r"^[\d-]+ [\d:,]+ - \w+ - ")
 _SECTIONS = (("new", "New"), ("changed", "Changed"), ("removed", "Removed"), ("unlisted", "No longer listed"))
 
 
@@ -206,8 +208,9 @@ def _send(url: str, title: str, body: str) -> str:
         sent = service.notify(title=title, body=body)
     if sent:
         return ""
-    reason = captured.getvalue().strip().splitlines()
-    return "not delivered" + (f": {reason[-1][:200]}" if reason else "")
+    lines = captured.getvalue().strip().splitlines()
+    reason = _LOG_PREFIX.sub("", lines[-1])[:200] if lines else ""
+    return "not delivered" + (f": {reason}" if reason else "")
 
 
 def record(archive: Archive, source: Source, deliveries: Sequence[Delivery]) -> None:

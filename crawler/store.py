@@ -603,13 +603,15 @@ class Archive:
         return out
 
     def run_failures(self, run_ids: Iterable[int]) -> list[Failure]:
-        """The requests of these runs that failed in the end (retried attempts are not counted)."""
+        """The requests of these runs that failed in the end: not retried attempts, nor the 404 of an
+        archived document (that is a removal)."""
         ids = list(run_ids)
         if not ids:
             return []
         return [Failure(r["url"], r["outcome"], r["status"], r["reason"] or "") for r in self.db.query(
             f"select url, outcome, status, reason from fetches where run_id in ({','.join('?' * len(ids))})"
-            " and outcome not in ('ok', 'not_modified', 'redirect', 'retry') order by id", ids)]
+            " and outcome not in ('ok', 'not_modified', 'redirect', 'retry')"
+            " and not (outcome = 'Gone' and document_id is not null) order by id", ids)]
 
     def last_success(self, source: str) -> str | None:
         """When the source's latest run without an error finished."""

@@ -9,12 +9,15 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import httpx
 import sqlite_utils
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from crawler.config import Source
+from crawler.store import Archive
 
 
 def free_port() -> int:
@@ -27,8 +30,90 @@ def test_demo_crawls_the_sample_site_with_no_internet(tmp_path):
     db = tmp_path / "demo.db"
     result = CliRunner().invoke(cli, ["demo", "--no-serve", "--db", str(db)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("2 sources: 18 new, 0 changed, 0 unchanged, 0 removed, 0 failed")
-    assert db.exists()
+    first, second, where = result.stdout.splitlines()
+    assert first.startswith("first crawl: 2 sources: 18 new, 0 changed, 0 unchanged, 0 removed, 0 failed")
+    assert second.startswith("after editing a page and removing another: 2 sources: 0 new, 1 changed, "
+                             "16 unchanged, 1 removed, 0 failed")
+    assert where == f"The demo archive is {db}"
+
+
+def archive_counts(db: Path) -> dict[str, object]:
+    archive = sqlite_utils.Database(db)
+    return {
+        "documents": sorted((r["id"], r["url"], r["versions"], r["online"]) for r in archive.query(
+            "select id, url, versions, online from documents")),
+        "events": sorted((r["event"], r["n"]) for r in archive.query(
+            "select event, count(*) as n from events group by event")),
+        "versions": archive["versions"].count,
+    }
+
+
+def test_running_the_demo_twice_leaves_the_same_documents(tmp_path):
+    db = tmp_path / "demo.db"
+    outputs, counts = [], []
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["demo", "--no-serve", "--db", str(db)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        outputs.append([line.rsplit(" in ", 1)[0] for line in result.stdout.splitlines()])
+        counts.append(archive_counts(db))
+    assert outputs[0] == outputs[1]
+    assert counts[0] == counts[1]
+    assert len(counts[0]["documents"]) == 18 and counts[0]["versions"] == 19
+    assert dict(counts[0]["events"]) == {"new": 18, "changed": 1, "removed": 1}
+    assert all(url.startswith("http://demo.govarchive.example/") for _, url, _, _ in counts[0]["documents"])
+
+
+def test_the_demo_never_replaces_an_archive_of_other_sources(tmp_path):
+    db = tmp_path / "govarchive.db"
+    with Archive(db) as archive:
+        archive.sync_sources([Source("hunchun-tzgg", ("http://www.hunchun.gov.cn/zw_1910/tzgg/",))])
+    before = db.read_bytes()
+    result = CliRunner().invoke(cli, ["demo", "--no-serve", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "holds an archive of other sources (hunchun-tzgg)" in result.output and "--db" in result.output
+    assert db.read_bytes() == before
+
+
+def test_the_demo_writes_beside_the_configured_archive_as_in_the_container(tmp_path):
+    """In the image GOVARCHIVE_DB is /data/govarchive.db and /app is not writable: demo.db goes to /data."""
+    data = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["demo", "--no-serve"], env={"GOVARCHIVE_DB": str(data / "govarchive.db")},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (data / "demo.db").exists()
+    assert result.stdout.splitlines()[-1] == f"The demo archive is {data / 'demo.db'}"
+
+
+def test_a_busy_port_is_one_line_naming_it(tmp_path):
+    db = tmp_path / "govarchive.db"
+    Archive(db).close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for args in (["serve", "--db", str(db)], ["demo", "--db", str(tmp_path / "demo.db")]):
+            result = subprocess.run([sys.executable, "-m", "crawler", *args, "--port", str(port)],
+                                    capture_output=True, text=True, timeout=60, check=False)
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.strip() == f"Error: port {port} is in use; try --port", args
+    assert not (tmp_path / "demo.db").exists()  # found before crawling anything
+
+
+def test_the_crawl_summary_names_the_main_failure_reason(tmp_path):
+    config = tmp_path / "sources.toml"
+    config.write_text("[defaults]\nretries = 0\ndelay = 0.0\n" + "".join(
+        f'[[sources]]\nname = "offline-{i}"\nurls = ["http://site{i}.invalid/list/"]\n' for i in range(3)),
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(config), "--db", str(tmp_path / "a.db"), "-v"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = result.stdout.splitlines()
+    assert summary[0].startswith("3 sources: 0 new, 0 changed, 0 unchanged, 0 removed, 3 failed")
+    assert summary[1] == "3 failed: DNS lookup failed for 3 requests on 3 hosts (offline?)"
+    failed = [line for line in result.stderr.splitlines() if "request failed" in line]
+    assert len(failed) == 3 and all("Name or service not known" in line or "name resolution" in line
+                                    for line in failed)
+    assert "site0.invalid" in "\n".join(failed)
 
 
 def test_python_dash_m_crawler_is_the_same_command():

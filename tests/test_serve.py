@@ -571,7 +571,7 @@ def test_search_results_show_the_match_in_context_highlighted(served, history):
     html = get(f"{served}/search?q=" + urllib.parse.quote("行政复议 2024")).text
     hits = re.findall(r'<mark class="govarchive-hit">([^<]*)</mark>', html)
     assert hits and set(hits) <= {"行政复议", "2024"} and "行政复议" in hits
-    assert f'<a href="/govarchive/-/document/' in html
+    assert '<a href="/govarchive/-/document/' in html
     assert rows(served, "search", q="") == []  # an empty search is no error
 
 
