@@ -77,3 +77,69 @@ def test_search_in_chinese_then_read_what_changed(tmp_path):
             browser.close()
     assert_png(tmp_path / "search.png")
     assert_png(tmp_path / "versions.png")
+
+
+def artifacts_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: $GOVARCHIVE_ARTIFACTS if set (to keep them), else the test's tmp/artifacts."""
+    folder = Path(os.environ.get("GOVARCHIVE_ARTIFACTS") or tmp_path / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.browser
+def test_the_morning_view_start_page_document_search_and_diff(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    db, ids = build_history_archive(tmp_path)
+    shots = artifacts_dir(tmp_path)
+    with govarchive_serve(db) as base, sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+
+            # The start page: each source with its figures and its last run.
+            page.goto(f"{base}/govarchive")
+            row = page.locator("tr#source-demo-tzgg")
+            expect(row).to_be_visible()
+            expect(row.locator("td.flag")).to_have_text("ok")
+            expect(row.get_by_title("changed, last 30 days")).to_have_text("1")
+            expect(row.get_by_title("documents")).to_have_text("13")
+            expect(page.locator("th", has_text="last run (Asia/Shanghai)")).to_be_visible()
+            page.screenshot(path=shots / "start.png", full_page=True)
+
+            # A number opens the list behind it; the source box there offers the sources.
+            row.get_by_title("changed, last 30 days").click()
+            page.wait_for_url("**/changed_recently?source=demo-tzgg")
+            expect(page.locator("select[name=source]")).to_have_value("demo-tzgg")
+            assert "demo-xxgk" in page.locator("select[name=source] option").all_inner_texts()[2]
+            page.get_by_role("link", name=EDITED_TITLE).click()
+
+            # The document's own page: its text, and its versions with the change highlighted.
+            page.wait_for_url(f"**/govarchive/-/document/{ids['edited']}")
+            expect(page.locator("h1")).to_have_text(EDITED_TITLE)
+            expect(page.locator(".meta").first).to_contain_text("2024-03-06")
+            expect(page.locator(".body")).to_contain_text(NEW_PARAGRAPH)
+            page.screenshot(path=shots / "document.png", full_page=True)
+            version = page.locator("#version-2")
+            expect(version).to_contain_text("changed: body (+1 −1 paragraphs)")
+            expect(version.locator("mark").filter(has_text="和述职评议制度")).to_be_visible()
+            version.screenshot(path=shots / "diff.png")
+
+            # Search from the start page: the matches in context, highlighted.
+            page.goto(f"{base}/govarchive")
+            page.fill("input[name=q]", "行政复议")
+            page.press("input[name=q]", "Enter")
+            page.wait_for_url("**/search?q=*")
+            hits = page.locator("td.col-snippet mark.govarchive-hit")
+            expect(hits.first).to_be_visible()
+            assert set(hits.all_inner_texts()) == {"行政复议"}
+            expect(page.locator("td.col-title a").first).to_be_visible()
+            page.screenshot(path=shots / "search.png", full_page=True)
+        finally:
+            browser.close()
+    for name in ("start", "document", "diff", "search"):
+        assert_png(shots / f"{name}.png")

@@ -83,6 +83,11 @@ mark.govarchive-hit { background: #fff3a3; padding: 0 1px; }
 .govarchive-start td.flag.bad { color: #b00020; font-weight: bold; }
 .govarchive-start td.flag.good { color: #1a7f37; }
 .govarchive-start .source-title { color: #666; font-size: 0.85em; }
+.govarchive-start th { font-size: 0.85em; font-weight: normal; color: #444; max-width: 7.5em;
+  white-space: normal; vertical-align: bottom; }
+.govarchive-start td:first-child { min-width: 17em; }
+.govarchive-start td.run { min-width: 15em; font-size: 0.9em; }
+.govarchive-start td a.feed { font-size: 0.8em; margin-left: 0.5em; }
 .govarchive-start form.search input[type=search] { width: 24em; font-size: 1.1em; padding: 4px; }
 .govarchive-start ul.questions li { margin: 0.2em 0; }
 .govarchive-doc .meta { color: #444; }

@@ -321,18 +321,24 @@ def search_snippet(title_marked: str | None, body_marked: str | None, body: str 
             pieces = _readable(phrase)
             if pieces:
                 patterns.add(r"\W*".join(re.escape(p) for p in pieces))
-    text = _SPACES.sub(" ", unicodedata.normalize("NFKC", body or "")).strip()
+    shown = _SPACES.sub(" ", body or "").strip()
+    text = unicodedata.normalize("NFKC", shown)  # as the index has it
+    if len(text) != len(shown):  # NFKC expanded a character: show the normalised text
+        shown = text
     if not patterns:
-        return text[:width] + ("…" if len(text) > width else "")
+        return shown[:width] + ("…" if len(shown) > width else "")
     matcher = re.compile("|".join(sorted(patterns, key=len, reverse=True)), re.IGNORECASE)
     first = matcher.search(text)
     if first is None:
-        return text[:width] + ("…" if len(text) > width else "")
+        return shown[:width] + ("…" if len(shown) > width else "")
     start = max(0, first.start() - width // 3)
     end = min(len(text), start + width)
-    window = text[start:end]
-    marked = matcher.sub(lambda m: f"{MARK_START}{m.group()}{MARK_END}", window)
-    return ("…" if start else "") + marked + ("…" if end < len(text) else "")
+    out, at = [], start
+    for m in matcher.finditer(text, start, end):
+        out += [shown[at:m.start()], MARK_START, shown[m.start():m.end()], MARK_END]
+        at = m.end()
+    out.append(shown[at:end])
+    return ("…" if start else "") + "".join(out) + ("…" if end < len(text) else "")
 
 
 def sources_json(names: list[tuple[str, str]]) -> str:
