@@ -30,9 +30,8 @@ COPY crawler/ crawler/
 RUN pip install --no-cache-dir --no-deps . \
     && rm -rf build crawler ./*.egg-info
 
-# `govarchive serve` finds the Datasette metadata as ./archive/metadata.yml (WORKDIR /app), unless
-# /data holds its own; sources.toml is the example to copy into /data (docs/deploy.md).
-COPY archive/metadata.yml archive/metadata.yml
+# The Datasette metadata and templates are part of the package. sources.toml is the example to copy
+# into /data (docs/deploy.md). `govarchive demo` writes /data/demo.db (beside $GOVARCHIVE_DB).
 COPY sources.toml sources.toml
 
 # Numeric, so Kubernetes runAsNonRoot and the host can verify it: the govarchive user made above.
