@@ -139,3 +139,16 @@ def test_systemd_unit_is_valid(tmp_path: Path) -> None:
     result = subprocess.run([analyze, "verify", str(unit)], check=False, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_demo_runs_in_the_image_without_writing_its_workdir(tmp_path: Path) -> None:
+    """`docker run … govarchive demo`: WORKDIR /app belongs to root, so the demo writes to /data."""
+    data, app = tmp_path / "data", tmp_path / "app"
+    data.mkdir()
+    app.mkdir()
+    env = image_env(data)
+    result = subprocess.run(["govarchive", "demo", "--no-serve"], check=False, env=env, cwd=app,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (data / "demo.db").exists()
+    assert list(app.iterdir()) == []

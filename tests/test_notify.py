@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -163,3 +164,26 @@ def test_notify_test_sends_to_each_service_and_never_prints_its_url(notify_confi
     bare.write_text('[[sources]]\nname = "a"\nurls = ["http://example.gov.cn/"]\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["notify", "--test", "--config", str(bare)])
     assert result.exit_code == 1 and "no source has a `notify` setting" in result.output
+
+
+def test_a_blocked_source_raises_an_alert(notify_config, db_path, receiver):
+    from crawler.crawl import RunReport
+    from crawler.fetch import Attempt
+    from crawler.notify import notify_run
+    from crawler.store import RunCounts
+
+    [source] = [s for s in load_config(notify_config) if s.name == "demo-xxgk"]
+    with Archive(db_path) as archive:
+        archive.sync_sources([source])
+        run = archive.start_run(source.name)
+        archive.record_attempts(run, source.name, [Attempt(
+            source.urls[0], dt.datetime.now(dt.UTC), 0.1, 403, "Blocked", "HTTP 403 with a challenge page")])
+        counts = RunCounts(failed=1)
+        archive.finish_run(run, counts, f"list page failed: {source.urls[0]}")
+        [delivery] = notify_run(archive, source, RunReport(source.name, run, counts,
+                                                           (f"list page failed: {source.urls[0]}",)))
+    assert delivery.error == ""
+    [message] = receiver.messages
+    assert message["title"] == "govarchive · demo-xxgk: 1 failed"
+    assert "ALERT: blocked: 1 request refused as a bot or by a challenge page" in message["message"]
+    assert "- 1 request blocked (1 host)" in message["message"]
