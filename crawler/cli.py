@@ -261,6 +261,113 @@ def settings() -> None:
         click.echo(f"{name} = {default}\n    {help_text}")
 
 
+@cli.command(name="export")
+@db_option
+@click.option("--format", type=click.Choice(["warc", "wacz"]), required=True,
+              help="warc: one gzipped WARC 1.1 file; wacz: a WACZ package (WARC, index, page list).")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
+              help="Only what was fetched on or after this day (UTC), as YYYY-MM-DD.")
+@click.argument("output", type=click.Path(dir_okay=False))
+def export_command(db_path: str | None, format: str, sources: tuple[str, ...], since: dt.datetime | None,
+                   output: str) -> None:
+    """Export the captures as WARC 1.1 or WACZ, for web archives, pywb and ReplayWeb.page.
+
+    One response record per capture and per attachment file, a revisit record per 304 answer.
+    See docs/export.md.
+
+    \b
+    Example:
+        govarchive export --format wacz --source hunchun-tzgg hunchun.wacz
+    """
+    from .export import export_archive
+
+    with existing_archive(db_path) as archive:
+        known = {s.source for s in archive.status()}
+        unknown = [n for n in sources if n not in known]
+        if unknown:
+            raise click.ClickException(f"source {unknown[0]!r} is not in {archive.path} "
+                                       f"(it has: {', '.join(sorted(known)) or 'none'})")
+        started = time.monotonic()
+        progress = _Counting("export", "captures") if sys.stderr.isatty() else None
+        report = export_archive(archive, output, format="wacz" if format == "wacz" else "warc",
+                                sources=sources, since=since.date().isoformat() if since else None,
+                                progress=progress)
+        if progress:
+            progress.clear()
+    pages = f", {report.pages} pages" if format == "wacz" else ""
+    click.echo(f"{report.path}: {report.responses} captures, {report.revisits} revisits, {report.files} files"
+               f"{pages}; {report.bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f}s")
+    if report.mismatches:
+        raise click.ClickException(f"{len(report.mismatches)} captures no longer match their recorded SHA-256 "
+                                   f"(first: {report.mismatches[0]}); run govarchive verify")
+
+
+@cli.command(name="import")
+@config_option
+@db_option
+@click.option("--format", type=click.Choice(["warc"]), default="warc", show_default=True,
+              help="The files' format.")
+@click.option("--source", metavar="NAME",
+              help="Archive every page as this source's document (default: the source of its host).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def import_command(config_path: str | None, db_path: str | None, format: str, source: str | None,
+                   files: tuple[str, ...]) -> None:
+    """Archive the HTML pages of WARC files as captures, as a crawl would have.
+
+    Reads WARCs from Heritrix, Browsertrix, wget --warc-file or govarchive export; each page goes
+    through the same extraction and versioning as a crawl. See docs/export.md.
+
+    \b
+    Example:
+        govarchive import --format warc crawl-2024.warc.gz --source hunchun-tzgg
+    """
+    from .warcimport import WarcError, import_warcs
+
+    configured = load_sources(config_path, (source,) if source else ())
+    with open_archive(db_path) as archive:
+        try:
+            report = import_warcs(archive, files, configured, source=source)
+        except WarcError as e:
+            raise click.ClickException(str(e)) from None
+    skipped = sum(n for _, n in report.skipped)
+    detail = "; ".join(f"{n} {reason}" for reason, n in report.skipped)
+    click.echo(f"{report.new} new, {report.changed} changed, {report.unchanged} unchanged; "
+               f"{skipped} records skipped" + (f" ({detail})" if detail else ""))
+
+
+@cli.command(name="verify")
+@db_option
+def verify_command(db_path: str | None) -> None:
+    """Recompute the SHA-256 of every capture and file; exit 1 on any mismatch.
+
+    \b
+    Example:
+        govarchive verify --db archive/govarchive.db
+    """
+    from .fixity import verify
+
+    with existing_archive(db_path) as archive:
+        progress = _Counting("verify", "rows") if sys.stderr.isatty() else None
+        report = verify(archive, progress=progress)
+        if progress:
+            progress.clear()
+    for mismatch in report.mismatches:
+        click.echo(f"mismatch: {mismatch}")
+    click.echo(f"{report.captures} captures and {report.files} files checked: "
+               f"{len(report.mismatches)} mismatch{'es' if len(report.mismatches) != 1 else ''}")
+    if report.mismatches:
+        sys.exit(1)
+
+
+def existing_archive(db_path: str | None) -> Archive:
+    """The archive at ``db_path``, which must exist: reading commands never create one."""
+    path = config_mod.resolve_db_path(db_path)
+    if not path.is_file():
+        raise click.ClickException(f"{path}: no archive there. Choose one with --db.")
+    return open_archive(str(path))
+
+
 def load_sources(config_path: str | None, names: tuple[str, ...]) -> list[Source]:
     """The configured sources (or the named ones); a bad config exits 2 naming file, source, key."""
     path = config_mod.resolve_config_path(config_path)
@@ -342,6 +449,22 @@ class _Progress:
         done = counts.new + counts.changed + counts.unchanged + counts.removed + counts.failed
         sys.stderr.write(f"\r\033[K{source}: {done} documents ({counts.new} new, {counts.changed} "
                          f"changed, {counts.failed} failed)")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+class _Counting:
+    """One self-rewriting line on a terminal: how far a long job is."""
+
+    def __init__(self, job: str, unit: str) -> None:
+        self.job, self.unit = job, unit
+
+    def __call__(self, done: int, total: int, size: int | None = None) -> None:
+        written = f", {size / 1e6:.1f} MB" if size is not None else ""
+        sys.stderr.write(f"\r\033[K{self.job}: {done}/{total} {self.unit}{written}")
         sys.stderr.flush()
 
     def clear(self) -> None:
