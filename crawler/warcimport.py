@@ -86,8 +86,6 @@ def import_warcs(archive: Archive, paths: Sequence[str | Path], sources: Sequenc
     files, lists = _survey(paths, sources)
     counts: Counter[str] = Counter()
     for response in _responses(paths):
-        if response.url in files and not response.html:
-            continue  # an attachment, handed over with its document
         target = named or _match(response.url, sources)
         reason = _skip(response, target, lists)
         if reason or target is None:
@@ -114,7 +112,7 @@ def _skip(response: _Response, target: Source | None, lists: set[str]) -> str:
     if not 200 <= response.status < 300:
         return f"HTTP {response.status}"
     if not response.html:
-        return "not HTML"
+        return "not HTML"  # attachments among them are archived with their documents
     if target is None:
         return "no configured source for its host"
     if response.url in lists:
