@@ -187,11 +187,10 @@ class _Reader:
         sql = f"select count(*) from captures c join documents d on d.id = c.document_id where {where}"
         return int(self.conn.execute(sql, params).fetchone()[0])
 
-    def captures(self, *, content: bool = True) -> Iterator[_Capture]:
+    def captures(self) -> Iterator[_Capture]:
         where, params = self._where("c.fetched")
-        body = "c.content" if content else "x''"
-        sql = (f"select c.id, c.document_id, c.url, c.final_url, c.fetched, c.status, c.headers, c.sha256,"
-               f" {body} from captures c join documents d on d.id = c.document_id where {where}"
+        sql = ("select c.id, c.document_id, c.url, c.final_url, c.fetched, c.status, c.headers, c.sha256,"
+               f" c.content from captures c join documents d on d.id = c.document_id where {where}"
                " order by c.id")
         for row in self.conn.execute(sql, params):
             yield _Capture(*row)
@@ -249,8 +248,7 @@ class _Reader:
                f"  where {where} group by c.document_id) latest"
                " join captures c on c.id = latest.id join documents d on d.id = c.document_id order by d.id")
         for title, published, url, fetched in self.conn.execute(sql, params):
-            page = {"id": _record_id("page", url, fetched)[len("<urn:uuid:"):-1].replace("-", ""),
-                    "url": url, "ts": _warc_date(fetched), "title": title or url}
+            page = {"id": uuid.uuid5(RECORD_NAMESPACE, f"page {url} {fetched}").hex, "url": url, "ts": _warc_date(fetched), "title": title or url}
             if published:
                 page["published"] = published
             yield page
@@ -287,7 +285,7 @@ def _write_warc(reader: _Reader, out: BinaryIO, filename: str, progress: Progres
             mismatches.append(f"capture {capture.id} ({capture.url})")
         writer.write_record(_response(writer, capture, body))
         done += 1
-        if progress:
+        if progress and (done % 100 == 0 or done == total):
             progress(done, total, out.tell())
     revisits = 0
     for revisit in reader.revisits():
