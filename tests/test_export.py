@@ -268,3 +268,10 @@ def test_export_memory_stays_flat_as_captures_grow(tmp_path):
             tracemalloc.stop()
         assert report.responses == n
     assert peaks[1] < peaks[0] * 2, peaks
+
+
+def test_the_export_bench_runs():
+    bench = Path(__file__).resolve().parents[1] / "bench" / "export_bench.py"
+    out = subprocess.run([sys.executable, str(bench), "--quick"], check=False, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "export --format wacz" in out.stdout and "memory growth" in out.stdout
