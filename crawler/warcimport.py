@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -32,6 +31,7 @@ from .encoding import charset_from_content_type
 from .extract import extract
 from .fetch import FetchResult
 from .store import Archive
+from .urls import Scope, canonical
 
 __all__ = ["ImportReport", "WarcError", "import_warcs"]
 
@@ -83,10 +83,11 @@ def import_warcs(archive: Archive, paths: Sequence[str | Path], sources: Sequenc
     if source and named is None:
         raise ValueError(f"source {source!r} is not configured")
     archive.sync_sources(sources)
-    files, lists = _survey(paths, sources)
+    match = _Matcher(sources)
+    files, lists = _survey(paths, match)
     counts: Counter[str] = Counter()
     for response in _responses(paths):
-        target = named or _match(response.url, sources)
+        target = named or match(response.url)
         reason = _skip(response, target, lists)
         if reason or target is None:
             counts[f"skipped: {reason}"] += 1
@@ -120,29 +121,32 @@ def _skip(response: _Response, target: Source | None, lists: set[str]) -> str:
     return ""
 
 
-def _match(url: str, sources: Iterable[Source]) -> Source | None:
-    host = (urlsplit(url).hostname or "").lower()
-    on_host = [s for s in sources if host in s.hosts]
-    if not on_host:
-        return None
-    return max(on_host, key=lambda s: max((len(os.path.commonprefix([url, u])) for u in s.urls + s.pages),
-                                          default=0))
+class _Matcher:
+    """The source a URL belongs to: on one of its origins, and among several, the one whose
+    column URL shares the longest beginning with it."""
+
+    def __init__(self, sources: Iterable[Source]) -> None:
+        self.sources = [(s, Scope(s.origins)) for s in sources]
+
+    def __call__(self, url: str) -> Source | None:
+        on_origin = [s for s, scope in self.sources if scope.allows(url)]
+        return max(on_origin, default=None, key=lambda s: max(
+            (len(os.path.commonprefix([url, u])) for u in s.urls + s.pages), default=0))
 
 
-def _survey(paths: Sequence[str | Path], sources: Sequence[Source]) -> tuple[dict[str, tuple[str, int]],
-                                                                             set[str]]:
+def _survey(paths: Sequence[str | Path], match: _Matcher) -> tuple[dict[str, tuple[str, int]], set[str]]:
     """Where each non-HTML response is (URL → file and offset), and the sources' list pages."""
     files: dict[str, tuple[str, int]] = {}
-    lists = {u for s in sources for u in s.urls}
+    lists = {u for s, _ in match.sources for u in s.urls}
     for path, offset, response in _records(paths):
         if not 200 <= response.status < 300:
             continue
         if not response.html:
             files[response.url] = (path, offset)
         elif response.url in lists:
-            source = _match(response.url, sources)
-            hosts = source.hosts if source else frozenset()
-            lists.update(discover(response.content, response.url, allowed_hosts=hosts).next_pages)
+            source = match(response.url)
+            scope = source.origins if source else ()
+            lists.update(discover(response.content, response.url, allowed_hosts=scope).next_pages)
     return files, lists
 
 
@@ -176,7 +180,8 @@ def _read(record: Any) -> _Response:
         status = int(http.get_statuscode())
     except (TypeError, ValueError):
         status = 0
-    return _Response(record.rec_headers.get_header("WARC-Target-URI"), date, status, headers, content)
+    url = canonical(record.rec_headers.get_header("WARC-Target-URI") or "")
+    return _Response(url, date, status, headers, content)
 
 
 def _load(where: tuple[str, int] | None) -> _Response | None:
