@@ -179,15 +179,22 @@ def test_import_of_the_export_gives_the_same_documents(crawled, config_path, tmp
     assert output.startswith("0 new, 0 changed, 18 unchanged")
 
 
-def write_warc(path: Path, pages: list[tuple[str, int, str, bytes]]) -> None:
-    """A WARC as other crawlers write them: request and response records, encoded bodies."""
+def write_warc(path: Path, pages: list[tuple[str, int, str, bytes]], *, compress: bool = True) -> None:
+    """A WARC as other crawlers write them: request and response records, bodies as sent (gzip
+    content encoding; chunked in an uncompressed WARC, as wget and Heritrix keep them)."""
     with path.open("wb") as f:
-        writer = WARCWriter(f, gzip=True)
+        writer = WARCWriter(f, gzip=compress)
         for url, status, ctype, body in pages:
             headers = [("Content-Type", ctype), ("Content-Encoding", "gzip")]
             payload = gzip.compress(body)
-            http = StatusAndHeaders(f"{status} X", headers + [("Content-Length", str(len(payload)))],
-                                    protocol="HTTP/1.0")
+            if compress:
+                headers.append(("Content-Length", str(len(payload))))
+            else:
+                headers.append(("Transfer-Encoding", "chunked"))
+                half = len(payload) // 2
+                payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (payload[:half], payload[half:]))
+                payload += b"0\r\n\r\n"
+            http = StatusAndHeaders(f"{status} X", headers, protocol="HTTP/1.1")
             writer.write_record(writer.create_warc_record(url, "request", payload=BytesIO(b"GET / HTTP/1.0\r\n\r\n")))
             writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(payload),
                                                           length=len(payload), http_headers=http))
@@ -214,6 +221,13 @@ def test_import_matches_sources_by_host_and_skips_list_pages_and_strangers(site,
     (doc,) = sqlite_utils.Database(db)["documents"].rows
     assert (doc["source"], doc["title"]) == ("demo-tzgg", "示范县2023年法治政府建设工作报告")
     assert doc["body"].startswith("坚持以习近平新时代中国特色社会主义思想为指导")
+    # An uncompressed WARC with a chunked, gzipped body reads the same.
+    plain = tmp_path / "heritrix.warc"
+    write_warc(plain, [(f"{base_url}/zwgk/tzgg/202403/t20240306_451851.html", 200, "text/html", report.read_bytes())],
+               compress=False)
+    other = tmp_path / "other.db"
+    assert run("import", "--config", str(config_path), "--db", str(other), str(plain)).startswith("1 new")
+    assert next(sqlite_utils.Database(other).query("select body from documents"))["body"] == doc["body"]
     # Named, the source takes every page, whatever its host.
     output = run("import", "--config", str(config_path), "--db", str(db), "--source", "demo-xxgk", str(warc))
     assert output.startswith("1 new")
