@@ -10,6 +10,8 @@ import base64
 import gzip
 import hashlib
 import json
+import os
+import pty
 import subprocess
 import sys
 import tracemalloc
@@ -290,3 +292,26 @@ def test_the_export_bench_runs():
     out = subprocess.run([sys.executable, str(bench), "--quick"], check=False, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "export --format wacz" in out.stdout and "memory growth" in out.stdout
+
+
+def test_progress_shows_on_a_terminal_only(crawled, tmp_path):
+    command = [sys.executable, "-m", "crawler", "export", "--db", str(crawled), "--format", "warc",
+               str(tmp_path / "out.warc.gz")]
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(command, stderr=follower, stdout=subprocess.PIPE, check=False, timeout=60)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0 and b"export: 18/18 captures" in shown
+    piped = subprocess.run(command, capture_output=True, check=False, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == b""
