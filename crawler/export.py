@@ -202,7 +202,7 @@ class _Reader:
         archived (it is the latest capture), the 304 confirms the capture's payload; when it was not
         (an unchanged page whose bytes were not kept), the payload is unknown and no record is made.
         """
-        where, params = self._where("f.started")
+        where, params = self._where(None)  # earlier 200s tell which capture a later 304 confirms
         fetches = self.conn.execute(
             "select f.document_id, f.id, f.url, f.started, f.outcome from fetches f join documents d"
             f" on d.id = f.document_id where f.outcome in ('ok', 'not_modified') and {where}"
@@ -214,7 +214,7 @@ class _Reader:
                 pending = next(captures, None)
             if pending is None or pending[0] != doc_id:
                 continue
-            yield from _confirmed(list(pending[1]), rows)
+            yield from (r for r in _confirmed(list(pending[1]), rows) if r.date >= (self.since or ""))
 
     def _captures_by_document(self) -> Iterator[_Capture]:
         where, params = self._where(None)  # a 304 since the date may confirm an older capture

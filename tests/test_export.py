@@ -315,3 +315,16 @@ def test_progress_shows_on_a_terminal_only(crawled, tmp_path):
     assert done.returncode == 0 and b"export: 18/18 captures" in shown
     piped = subprocess.run(command, capture_output=True, check=False, timeout=60)
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_since_still_sees_an_unarchived_200_before_the_day(crawled, tmp_path):
+    db = sqlite_utils.Database(crawled)
+    first = next(db.query("select document_id from fetches where outcome = 'not_modified' order by id"))
+    with db.conn:
+        db.execute("update fetches set started = '2999-01-02T00:00:00+00:00' where outcome = 'not_modified'")
+        db.execute("insert into fetches (document_id, url, started, status, outcome) values (?, 'x', ?, 200, 'ok')",
+                   [first["document_id"], "2999-01-01T00:00:00+00:00"])
+        db.execute("update fetches set id = (select max(id) + 1 from fetches) where document_id = ? and"
+                   " outcome = 'not_modified'", [first["document_id"]])
+    report = export_warc(Archive(crawled), tmp_path / "out.warc.gz", since="2999-01-02")
+    assert (report.responses, report.revisits) == (0, 17)
