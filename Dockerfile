@@ -13,6 +13,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GOVARCHIVE_DB=/data/govarchive.db \
     GOVARCHIVE_CONFIG=/data/sources.toml
 
+# Chromium for the pages that need a browser (crawler/browser.py; docs/configuration.md), with a CJK
+# font so that pages render with glyphs. Not pinned: Debian replaces chromium with every security
+# release, and a pinned version would soon stop installing. Its profile and caches go to /tmp, since
+# the govarchive user has no home to write to.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
+ENV GOVARCHIVE_CHROMIUM=/usr/bin/chromium \
+    XDG_CONFIG_HOME=/tmp/.config \
+    XDG_CACHE_HOME=/tmp/.cache
+
 RUN groupadd --system --gid 10001 govarchive \
     && useradd --system --uid 10001 --gid govarchive --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin govarchive \

@@ -71,6 +71,9 @@ class Settings:
         "User-Agent header sent with every request; it names the crawler and where to learn about it.",
     )
     obey_robots: bool = _setting(True, "Fetch and obey each host's robots.txt.")
+    browser: str = _setting(
+        "auto", "When pages are loaded in a headless browser (Chromium): \"auto\" only for pages that need "
+        "one (a JavaScript challenge, a list its scripts build), \"always\", or \"never\".")
     max_pages: int = _setting(20, "List pages followed per column URL (the first page included).")
     max_documents: int = _setting(2000, "Documents fetched per source in one crawl.")
     allowed_hosts: tuple[str, ...] = _setting(
@@ -289,6 +292,8 @@ def _check(path: Path, text: str, s: Settings, source: str | None, given: set[st
     for key in ("retries", "jitter", "max_bytes", "max_pages", "max_documents"):
         if getattr(s, key) < 0 or (key in ("max_pages", "max_bytes") and getattr(s, key) == 0):
             fail(key, "must be a positive whole number")
+    if s.browser not in ("auto", "always", "never"):
+        fail("browser", f"must be \"auto\", \"always\" or \"never\", not {s.browser!r}")
     if s.revisit_max_days < s.revisit_min_days:
         fail("revisit_max_days", "must not be less than revisit_min_days")
     for key in ("link_pattern", "exclude_pattern"):

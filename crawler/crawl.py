@@ -13,6 +13,7 @@ The data flow (docs/architecture.md numbers it):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -24,10 +25,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .browser import Browser, Pages
 from .config import Settings, Source
-from .discover import discover
+from .discover import Listing, discover
 from .extract import Document, extract
-from .fetch import Fetcher, FetchError, FetchResult, Gone, HostLimiter
+from .fetch import Fetcher, FetchError, FetchResult, Gone, HostLimiter, NeedsBrowser
 from .store import INTERRUPTED, Archive, DocumentState, RunCounts, timestamp
 
 __all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
@@ -56,23 +58,26 @@ class RunReport:
 
 async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = False,
                 limiter: HostLimiter | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                progress: Progress | None = None) -> list[RunReport]:
+                progress: Progress | None = None, browser: Browser | None = None) -> list[RunReport]:
     """Crawl several sources concurrently; requests to one host stay spaced by its ``delay``.
 
     Sources start in turns across hosts (see ``_by_host``); the reports come in the given order.
+    They share ``browser`` (default: one of their own, launched only if a page needs it).
     """
     sources = list(sources)
     archive.sync_sources(sources)
     limiter = limiter or HostLimiter()
     slots = asyncio.Semaphore(SOURCE_WORKERS)
+    async with contextlib.AsyncExitStack() as stack:
+        shared = browser or await stack.enter_async_context(Browser())
 
-    async def one(source: Source) -> RunReport:
-        async with slots:
-            return await crawl_source(source, archive, full=full, limiter=limiter,
-                                      transport=transport, progress=progress)
+        async def one(source: Source) -> RunReport:
+            async with slots:
+                return await crawl_source(source, archive, full=full, limiter=limiter,
+                                          transport=transport, progress=progress, browser=shared)
 
-    order = _by_host(sources)
-    reports = await asyncio.gather(*(one(sources[i]) for i in order))
+        order = _by_host(sources)
+        reports = await asyncio.gather(*(one(sources[i]) for i in order))
     return [report for _, report in sorted(zip(order, reports), key=lambda pair: pair[0])]
 
 
@@ -91,8 +96,12 @@ def _by_host(sources: list[Source]) -> list[int]:
 async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
                        limiter: HostLimiter | None = None,
                        transport: httpx.AsyncBaseTransport | None = None,
-                       progress: Progress | None = None) -> RunReport:
-    """One pass over a source: its list pages, then its new and due documents."""
+                       progress: Progress | None = None, browser: Browser | None = None) -> RunReport:
+    """One pass over a source: its list pages, then its new and due documents.
+
+    ``browser`` renders the pages that need one (the ``browser`` setting); without it, such a
+    page fails with the reason "needs a browser".
+    """
     previous = archive.last_run(source.name)
     run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
     # Paging stops at a page of archived documents only if the last run saw the whole column:
@@ -101,9 +110,10 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
                                        and not previous["failed"])
     log.info("crawl started", extra={"source": source.name, "run": run.id})
     try:
-        async with Fetcher(source.settings, source.origins, limiter=limiter,
-                           transport=transport) as fetcher:
+        async with Fetcher(source.settings, source.origins, limiter=limiter, transport=transport,
+                           extra_headers=browser.clearances.headers if browser else None) as fetcher:
             run.fetcher = fetcher
+            run.pages = Pages(fetcher, browser, source.settings.browser)
             listed = await run.walk_lists()
             await run.fetch_documents(listed)
             archive.record_listing(source.name, run.listed, whole=run.whole_columns, run_id=run.id)
@@ -144,6 +154,7 @@ class _Run:
         self.counts = RunCounts()
         self.errors: list[str] = []
         self.fetcher: Fetcher
+        self.pages: Pages
         self.titles: dict[str, str] = {}
         self.stop_early = False
         self.listed: list[str] = []
@@ -170,12 +181,14 @@ class _Run:
                 continue
             seen.add(page)
             result = await self._get(page)
-            if result is None:
+            listing = self._discover(result) if result else None
+            if result and listing and self.pages.should_render(result, len(listing.documents)):
+                # Links written by script: the same page, rendered, through the same discover.
+                result = await self._get(page, render=True)
+                listing = self._discover(result) if result else None
+            if result is None or listing is None:
                 self.errors.append(f"list page failed: {page}")
                 return docs, False
-            listing = discover(result.content, result.final_url, allowed_hosts=self.source.origins,
-                               list_selector=s.list_selector, link_pattern=s.link_pattern,
-                               exclude_pattern=s.exclude_pattern, encoding=result.charset)
             self.counts.list_pages += 1
             self.counts.links_found += len(listing.documents)
             self.titles.update(listing.titles)
@@ -189,6 +202,12 @@ class _Run:
                 return docs, False  # a whole page of archived documents: the rest is older
             queue.extend(p for p in listing.next_pages if p not in seen)
         return docs, not set(queue) - seen
+
+    def _discover(self, result: FetchResult) -> Listing:
+        s = self.source.settings
+        return discover(result.content, result.final_url, allowed_hosts=self.source.origins,
+                        list_selector=s.list_selector, link_pattern=s.link_pattern,
+                        exclude_pattern=s.exclude_pattern, encoding=result.charset)
 
     async def fetch_documents(self, listed: list[str]) -> None:
         """Step 2 and 3: new documents first, then the known ones whose revisit is due."""
@@ -211,8 +230,8 @@ class _Run:
     async def _document(self, url: str) -> None:
         state = self.archive.state(url)
         try:
-            result = await self.fetcher.get(url, etag=state.etag if state else None,
-                                            last_modified=state.last_modified if state else None)
+            result = await self.pages.get(url, etag=state.etag if state else None,
+                                          last_modified=state.last_modified if state else None)
         except Gone as e:
             self._record(e.attempts, state)
             if state and self.archive.mark_removed(url, e.reason, run_id=self.id):
@@ -222,6 +241,7 @@ class _Run:
             return
         except FetchError as e:
             self._record(e.attempts, state)
+            self._needs_browser(e)
             self.counts.failed += 1
             return
         await self._archive(result, state)
@@ -264,15 +284,21 @@ class _Run:
                 files[a.url] = got
         return files
 
-    async def _get(self, url: str) -> FetchResult | None:
+    async def _get(self, url: str, *, render: bool = False) -> FetchResult | None:
         try:
-            result = await self.fetcher.get(url)
+            result = await (self.pages.render(url) if render else self.pages.get(url))
         except FetchError as e:
             self._record(e.attempts, None)
+            self._needs_browser(e)
             self.counts.failed += 1
             return None
         self._record(result.attempts, None)
         return result
+
+    def _needs_browser(self, e: FetchError) -> None:
+        """A page that needs a browser, with none to be had, says so in the run (once)."""
+        if isinstance(e, NeedsBrowser) and e.reason not in self.errors:
+            self.errors.append(e.reason)
 
     def _record(self, attempts: Iterable, state: DocumentState | None, *, document_id: int | None = None,
                 failure: str = "") -> None:

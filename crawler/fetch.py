@@ -8,6 +8,7 @@ Exceptions (callers catch the level they need)::
         ├── Gone               404/410, or a 200 that says 页面不存在 (soft 404)
         ├── Blocked            an anti-bot challenge (412, or a cookie-setting reload script)
         ├── TooLarge           body bigger than ``max_bytes``
+        ├── NeedsBrowser       a page only a browser can fetch, and no browser could be started
         └── Refused            never requested: off-site, robots.txt, unsafe address, bad scheme,
                                redirect loop
 
@@ -30,7 +31,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -52,6 +53,7 @@ __all__ = [
     "Fetcher",
     "Gone",
     "HostLimiter",
+    "NeedsBrowser",
     "PermanentError",
     "Refused",
     "TooLarge",
@@ -123,6 +125,10 @@ class TooLarge(PermanentError):
     """The body is bigger than ``max_bytes``, declared or as streamed (after decompression)."""
 
 
+class NeedsBrowser(PermanentError):
+    """The page needs a browser (a challenge, a scripted list) and none could be started."""
+
+
 class Refused(PermanentError):
     """Never requested: off-site or unsafe address, bad scheme, robots.txt, redirect loop."""
 
@@ -156,6 +162,8 @@ class FetchResult:
     charset: str | None
     fetched_at: dt.datetime
     attempts: tuple[Attempt, ...] = field(default=())
+    #: Rendered by the browser (crawler.browser): ``content`` is the HTML the page ended with.
+    rendered: bool = False
 
     @property
     def not_modified(self) -> bool:
@@ -320,13 +328,16 @@ class Fetcher:
 
     ``limiter`` is shared between fetchers to space requests per host (default: a private one);
     ``transport`` replaces httpx's network transport (tests); ``sleep`` is awaited for retry
-    backoff and, with the default limiter, for host spacing.
+    backoff and, with the default limiter, for host spacing; ``extra_headers(url)`` adds headers
+    to each request (the cookies and User-Agent a browser earned on a challenge, crawler.browser).
     """
 
     def __init__(self, settings: Settings, hosts: Collection[str], *, limiter: HostLimiter | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 extra_headers: Callable[[str], Mapping[str, str]] | None = None) -> None:
         self.settings = settings
+        self._extra_headers = extra_headers
         self._scope = Scope(hosts)
         self._limiter = limiter or HostLimiter(sleep=sleep)
         self._sleep = sleep
@@ -369,6 +380,26 @@ class Fetcher:
             error = _unexpected(url, e)
             error.attempts = tuple(attempts)
             raise error from e
+
+    # -- the rules, for the browser's requests too (crawler.browser) ---------------------------
+
+    def refusal(self, url: str) -> str | None:
+        """Why ``url`` must not be requested (scheme, unsafe address, off-site host), or None."""
+        return _refusal(url, self._scope)
+
+    async def check_robots(self, url: str, attempts: list[Attempt]) -> None:
+        """Raise Refused if robots.txt disallows ``url`` (when ``obey_robots``); its fetch goes in ``attempts``."""
+        if self.settings.obey_robots:
+            await self._check_robots(url, attempts)
+
+    async def wait_turn(self, url: str) -> None:
+        """Return when a request to ``url``'s host may start (the host's spacing)."""
+        await self._limiter.wait(host_key(urlsplit(url).hostname or ""), self.settings.delay)
+
+    @staticmethod
+    def verdict(url: str, status: int, headers: dict[str, str], content: bytes) -> None:
+        """Raise the FetchError a final page means (404, challenge, soft 404); return for a real page."""
+        _classify(_Reply(url, status, headers, content, _utcnow(), 0.0))
 
     async def _get(self, url: str, headers: dict[str, str], attempts: list[Attempt]) -> FetchResult:
         reply = await self._follow(url, headers, attempts, max_bytes=self.settings.max_bytes,
@@ -461,6 +492,8 @@ class Fetcher:
                         started: dt.datetime, t0: float) -> _Reply:
         """Send one request and read its body, within the attempt deadline."""
         deadline = DEADLINE_FACTOR * self.settings.timeout
+        if self._extra_headers:
+            headers = {**headers, **self._extra_headers(url)}
         try:
             async with asyncio.timeout(deadline):
                 async with self._client.stream("GET", url, headers=headers) as response:

@@ -29,6 +29,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from .browser import Browser
 from .config import Source, cron_trigger, resolve_db_path
 from .crawl import RunReport, crawl_source
 from .fetch import HostLimiter
@@ -65,7 +66,7 @@ STOP_GRACE = 5.0
 #: outage is made up by the catch-up at the next start instead.
 MISFIRE_GRACE = 3600
 
-#: Called as ``crawl_fn(source, archive, limiter=...)``; :func:`crawl_source` or a test's fake.
+#: Called as ``crawl_fn(source, archive, limiter=..., browser=...)``; :func:`crawl_source` or a test's fake.
 CrawlFn = Callable[..., Awaitable[RunReport]]
 Clock = Callable[[], dt.datetime]
 
@@ -120,6 +121,8 @@ class SourceScheduler:
                  clock: Clock = _utcnow, timezone: Any = None) -> None:
         self.archive, self.crawl_fn = archive, crawl_fn
         self.limiter = HostLimiter()
+        #: One browser for every source, launched only when a page needs it; closed by :meth:`stop`.
+        self.browser = Browser()
         #: Crawls in progress, so that stopping can wait for them and then cancel them.
         self.running: set[asyncio.Task[Any]] = set()
         now = clock()
@@ -142,7 +145,7 @@ class SourceScheduler:
         self.running.add(task)
         log.info("scheduled run started", extra={"source": source.name})
         try:
-            report = await self.crawl_fn(source, self.archive, limiter=self.limiter)
+            report = await self.crawl_fn(source, self.archive, limiter=self.limiter, browser=self.browser)
         except asyncio.CancelledError:
             # crawl_source has recorded the run as interrupted; ending quietly spares APScheduler's
             # traceback for a job that was stopped on purpose.
@@ -172,6 +175,7 @@ class SourceScheduler:
             if late:
                 await asyncio.wait(late, timeout=grace)
         self.scheduler.shutdown(wait=False)
+        await self.browser.aclose()
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown runs on the loop's next turn
 
 

@@ -234,6 +234,12 @@ def add_notifications(db: sqlite_utils.Database) -> None:
     db.table("notifications").create_index(["source", "sent"])
 
 
+@migrations()
+def add_rendered_to_captures(db: sqlite_utils.Database) -> None:
+    """Captures say whether a browser rendered them (their content is then the HTML it ended with)."""
+    db.table("captures").add_column("rendered", int, not_null_default=0)
+
+
 class Archive:
     """An open archive database. Use as a context manager, or call :meth:`close`."""
 
@@ -515,7 +521,7 @@ class Archive:
             "url": result.url, "final_url": result.final_url, "status": result.status,
             "headers": json.dumps(result.headers, ensure_ascii=False), "size": len(result.content),
             "sha256": hashlib.sha256(result.content).hexdigest(),
-            "content": zlib.compress(result.content, 6)})
+            "content": zlib.compress(result.content, 6), "rendered": int(result.rendered)})
 
     def _next_version(self, doc_id: int) -> int:
         row = self.db.execute("select max(version) from versions where document_id = ?",
