@@ -528,6 +528,9 @@ class BrowserFetcher:
             seen = visit.navigations
             with contextlib.suppress(PlaywrightError):
                 await page.wait_for_load_state("load")
+                # A page without scripts asks for nothing more once loaded.
+                if not visit.in_flight and not await page.evaluate("document.scripts.length"):
+                    return
             while visit.in_flight or visit.tasks or time.monotonic() - visit.last_change < QUIET_SECONDS:
                 await asyncio.sleep(0.05)
             if visit.navigations == seen:
