@@ -27,13 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from browser_site import app_docs, serve  # noqa: E402
+from browser_site import app_docs, serve
 
-from crawler.browser import MAX_OPEN_PAGES, Browser, BrowserFetcher, Clearances  # noqa: E402
-from crawler.config import Settings, Source  # noqa: E402
-from crawler.crawl import crawl  # noqa: E402
-from crawler.fetch import Fetcher  # noqa: E402
-from crawler.store import Archive  # noqa: E402
+from crawler.browser import MAX_OPEN_PAGES, Browser, BrowserFetcher, Clearances
+from crawler.config import Settings, Source
+from crawler.crawl import crawl
+from crawler.fetch import Fetcher
+from crawler.store import Archive
 
 MB = 1024 * 1024
 
@@ -112,14 +112,14 @@ async def throughput(browser: Browser, pages: int) -> None:
         kinds = (("static documents", [base + p for p, _, _ in app_docs(pages)]),
                  ("script-built list pages (page, script, JSON)",
                   [f"{base}/app/list.html?page={n}" for n in range(1, pages + 1)]))
-        async with Fetcher(Settings(delay=0.0), ["127.0.0.1"]) as fetcher:
+        async with Fetcher(Settings(delay=0.0), [base]) as fetcher:
             rendering = BrowserFetcher(browser, fetcher)
             await rendering.get(kinds[0][1][0])  # a launched browser: we measure pages, not the launch
             idle = (browser.rss(), pss(browser.pids()))
             for label, urls in kinds:
                 queue = list(urls)
 
-                async def worker() -> None:
+                async def worker(queue: list[str]) -> None:
                     nonlocal peak
                     while queue:
                         await rendering.get(queue.pop())
@@ -127,7 +127,7 @@ async def throughput(browser: Browser, pages: int) -> None:
                         peak = (max(peak[0], now[0]), max(peak[1], now[1]))
 
                 started, cpu = time.monotonic(), cpu_seconds(browser.pids()) + time.process_time()
-                await asyncio.gather(*(worker() for _ in range(MAX_OPEN_PAGES)))
+                await asyncio.gather(*(worker(queue) for _ in range(MAX_OPEN_PAGES)))
                 rendered = len(urls) / (time.monotonic() - started)
                 cpu = (cpu_seconds(browser.pids()) + time.process_time() - cpu) / len(urls)
                 started = time.monotonic()
