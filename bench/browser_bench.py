@@ -38,19 +38,6 @@ from crawler.store import Archive
 MB = 1024 * 1024
 
 
-def pss(pids: list[int]) -> int:
-    """Proportional set size summed over ``pids`` (shared pages split between their users), bytes."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """CPU time of ``pids`` and of the children they have reaped (renderers that have exited)."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0
@@ -115,7 +102,7 @@ async def throughput(browser: Browser, pages: int) -> None:
         async with Fetcher(Settings(delay=0.0), [base]) as fetcher:
             rendering = BrowserFetcher(browser, fetcher)
             await rendering.get(kinds[0][1][0])  # a launched browser: we measure pages, not the launch
-            idle = (browser.rss(), pss(browser.pids()))
+            idle = (browser.rss(), browser.pss())
             for label, urls in kinds:
                 queue = list(urls)
 
@@ -123,7 +110,7 @@ async def throughput(browser: Browser, pages: int) -> None:
                     nonlocal peak
                     while queue:
                         await rendering.get(queue.pop())
-                        now = (browser.rss(), pss(browser.pids()))
+                        now = (browser.rss(), browser.pss())
                         peak = (max(peak[0], now[0]), max(peak[1], now[1]))
 
                 started, cpu = time.monotonic(), cpu_seconds(browser.pids()) + time.process_time()

@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -89,12 +89,14 @@ CHROMIUM_ARGS = (
 )
 #: Pages open at once, over all sources (each page is a renderer process: ~50-100 MB).
 MAX_OPEN_PAGES = 2
-#: Relaunch the browser when its processes' resident memory (summed) exceeds this many bytes ...
-MAX_BROWSER_RSS = 1536 * 1024 * 1024
+#: Relaunch the browser when its processes' memory (PSS, summed) exceeds this many bytes ...
+MAX_BROWSER_MEMORY = 1024 * 1024 * 1024
 #: ... measured every this many pages.
-RSS_CHECK_EVERY = 20
+MEMORY_CHECK_EVERY = 20
 #: A launch that failed is tried again after this many seconds (someone may install Chromium).
 RELAUNCH_AFTER = 600.0
+#: Loads a page (a renderer process) serves before it is closed and a fresh one started.
+TAB_USES = 50
 #: The page counts as settled when no request has been in flight for this many seconds.
 QUIET_SECONDS = 0.25
 #: Navigations a page may make to get past a challenge (each reload is one).
@@ -206,6 +208,40 @@ class Clearances:
 # --- the browser ------------------------------------------------------------------------------
 
 
+class Tab:
+    """A page of the browser, in its own context, reused for one load after another.
+
+    Every request it makes is paused (DevTools ``Fetch`` domain) until ``admit`` (set by the
+    fetcher using the tab) lets it go or fails it; with no fetcher, everything fails.
+    """
+
+    def __init__(self, context: BrowserContext, page: Page, cdp: CDPSession, user_agent: str,
+                 launch: int) -> None:
+        self.context, self.page, self.cdp = context, page, cdp
+        self.user_agent, self.launch = user_agent, launch
+        self.uses = 0
+        self.admit: Callable[[dict[str, Any]], Awaitable[bool]] | None = None
+        self.pending: set[asyncio.Task[None]] = set()
+
+    def paused(self, event: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._decide(event))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _decide(self, event: dict[str, Any]) -> None:
+        go = await self.admit(event) if self.admit else False
+        with contextlib.suppress(Exception):  # the page may be gone by now
+            if go:
+                await self.cdp.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+            else:
+                await self.cdp.send("Fetch.failRequest", {"requestId": event["requestId"],
+                                                          "errorReason": "BlockedByClient"})
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.context.close()
+
+
 class Browser:
     """One headless Chromium for the process, shared by every source; launched on first use.
 
@@ -214,11 +250,11 @@ class Browser:
     """
 
     def __init__(self, executable: str | None | Path = "", *, max_pages: int = MAX_OPEN_PAGES,
-                 max_rss: int = MAX_BROWSER_RSS) -> None:
+                 max_memory: int = MAX_BROWSER_MEMORY, check_every: int = MEMORY_CHECK_EVERY) -> None:
         self.executable = find_chromium() if executable == "" else (str(executable) if executable else None)
-        self.max_rss = max_rss
+        self.max_memory, self.check_every = max_memory, check_every
         self.clearances = Clearances()
-        #: Pages loaded so far (each :meth:`context` is one page), and browser launches.
+        #: Pages loaded so far (each :meth:`tab` is one), and browser launches.
         self.pages_loaded = 0
         self.launches = 0
         self._slots = asyncio.Semaphore(max_pages)
@@ -228,6 +264,9 @@ class Browser:
         self._failed: tuple[float, str] | None = None  # (when, why) the last launch failed
         self._open = 0
         self._since_check = 0
+        self._driver: int | None = None  # pid of Playwright's driver process
+        self._max_pages = max_pages
+        self._idle: list[Tab] = []
 
     async def __aenter__(self) -> Self:
         return self
@@ -236,26 +275,67 @@ class Browser:
         await self.aclose()
 
     @contextlib.asynccontextmanager
-    async def context(self, **options: Any) -> AsyncIterator[BrowserContext]:
-        """A fresh browser context (its own cookies) for one page; closed on exit.
+    async def tab(self, user_agent: str) -> AsyncIterator[Tab]:
+        """A page to load one URL in, sending ``user_agent``, with no cookies; returned on exit.
 
-        Raises :class:`NeedsBrowser` (as a FetchError for ``""``) when no browser can be started.
+        A renderer costs ~0.4 s of CPU to start and ~0.1 s to load a page in, so pages are reused:
+        each is blanked (about:blank) and its cookies cleared between loads, and closed after
+        TAB_USES loads, on an error, or when the browser restarts. At most ``max_pages`` exist.
+        Raises :class:`NeedsBrowser` (for the URL ``""``) when no browser can be started.
         """
         async with self._slots:
             self._open += 1
+            tab: Tab | None = None
             try:
-                browser = await self._running()
-                ctx = await browser.new_context(**options)
-                try:
-                    yield ctx
-                finally:
-                    with contextlib.suppress(Exception):
-                        await ctx.close()
-                    self.pages_loaded += 1
-                    self._since_check += 1
+                tab = await self._take(user_agent)
+                yield tab
             finally:
                 self._open -= 1
+                if tab is not None:
+                    self.pages_loaded += 1
+                    self._since_check += 1
+                    await self._give_back(tab)
                 await self._maybe_restart()
+
+    async def _take(self, user_agent: str) -> Tab:
+        browser = await self._running()
+        for tab in self._idle:
+            if tab.user_agent == user_agent and tab.launch == self.launches:
+                self._idle.remove(tab)
+                await tab.context.clear_cookies()
+                return tab
+        if self._idle and len(self._idle) + self._open > self._max_pages:
+            await self._idle.pop(0).close()  # another User-Agent's page: make room
+        context = await browser.new_context(
+            user_agent=user_agent, locale="zh-CN", service_workers="block", accept_downloads=False,
+            extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+        try:
+            await context.add_init_script(CLOSED_APIS)
+            page = await context.new_page()
+            tab = Tab(context, page, await context.new_cdp_session(page), user_agent, self.launches)
+            tab.cdp.on("Fetch.requestPaused", tab.paused)
+            await tab.cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await context.close()
+            raise
+        return tab
+
+    async def _give_back(self, tab: Tab) -> None:
+        tab.admit = None
+        tab.uses += 1
+        reusable = tab.uses < TAB_USES and tab.launch == self.launches and not tab.page.is_closed()
+        if reusable:
+            from playwright.async_api import Error as PlaywrightError
+
+            try:
+                await asyncio.wait_for(tab.page.goto("about:blank"), 5)
+            except (PlaywrightError, TimeoutError):  # a page that cannot even go blank is not worth keeping
+                reusable = False
+        if reusable:
+            self._idle.append(tab)
+        else:
+            await tab.close()
 
     async def _running(self) -> PlaywrightBrowser:
         async with self._lock:
@@ -283,22 +363,30 @@ class Browser:
         from playwright.async_api import async_playwright  # imported here: most crawls never need it
 
         if self._playwright is None:
+            before = set(_process_tree().get(os.getpid(), []))
             self._playwright = await async_playwright().start()
+            # Playwright's driver is the child process that just appeared: what it starts is ours.
+            started = set(_process_tree().get(os.getpid(), [])) - before
+            self._driver = started.pop() if len(started) == 1 else None
         return await self._playwright.chromium.launch(
             executable_path=self.executable, headless=True, args=list(CHROMIUM_ARGS), timeout=60_000)
 
     async def _maybe_restart(self) -> None:
-        """Between pages (none open), relaunch a browser that grew past ``max_rss``."""
-        if self._open or self._since_check < RSS_CHECK_EVERY or self._browser is None:
+        """Between pages (none open), close a browser that grew past ``max_memory``; the next page
+        launches a fresh one."""
+        if self._open or self._since_check < self.check_every or self._browser is None:
             return
         self._since_check = 0
-        rss = self.rss()
-        if rss > self.max_rss:
-            log.warning("browser restarted: too large", extra={"rss": rss, "max_rss": self.max_rss})
+        used = self.pss()
+        if used > self.max_memory:
+            log.warning("browser restarted: too large", extra={"pss": used, "max_memory": self.max_memory})
             async with self._lock:
                 await self._shutdown()
 
     async def _shutdown(self) -> None:
+        idle, self._idle = self._idle, []
+        for tab in idle:
+            await tab.close()
         browser, self._browser = self._browser, None
         if browser is not None:
             with contextlib.suppress(Exception):
@@ -313,35 +401,47 @@ class Browser:
             await self._shutdown()
 
     def pids(self) -> list[int]:
-        """The browser's processes: every process started by this process's Playwright driver."""
-        children: dict[int, list[int]] = {}
-        names: dict[int, str] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            head, _, rest = stat.rpartition(")")
-            pid = int(entry.name)
-            children.setdefault(int(rest.split()[1]), []).append(pid)
-            names[pid] = head.partition("(")[2]
-        drivers = [p for p in children.get(os.getpid(), []) if names.get(p, "").startswith("node")]
-        found, todo = [], [c for d in drivers for c in children.get(d, [])]
+        """The browser's processes: every process started by this Browser's Playwright driver."""
+        if self._playwright is None or self._driver is None:
+            return []
+        children = _process_tree()
+        found, todo = [], list(children.get(self._driver, []))
         while todo:
             pid = todo.pop()
             found.append(pid)
             todo.extend(children.get(pid, []))
         return found
 
+    def pss(self) -> int:
+        """Proportional memory of the browser's processes, summed, in bytes: each shared page is
+        split between the processes sharing it, so the sum is what the browser really costs."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+        return total
+
     def rss(self) -> int:
-        """Resident memory of the browser's processes, summed, in bytes (shared pages count in each)."""
+        """Resident memory of the browser's processes, summed, in bytes (shared pages count in each,
+        so this overstates what they use together: see :meth:`pss`)."""
         total, page = 0, os.sysconf("SC_PAGE_SIZE")
         for pid in self.pids():
             with contextlib.suppress(OSError, ValueError, IndexError):
                 total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
         return total
+
+
+def _process_tree() -> dict[int, list[int]]:
+    """Each process's children, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    return children
 
 
 # --- one source's pages through the browser ---------------------------------------------------
@@ -389,20 +489,19 @@ class BrowserFetcher:
         clearance = self.browser.clearances.get(host)
         visit: _Visit | None = None
         try:
-            async with self.browser.context(
-                    user_agent=clearance.user_agent if clearance else self.settings.user_agent,
-                    locale="zh-CN", service_workers="block", accept_downloads=False,
-                    extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"}) as ctx:
+            async with self.browser.tab(clearance.user_agent if clearance else self.settings.user_agent) as tab:
                 if clearance:
-                    await ctx.add_cookies([{"name": c.name, "value": c.value, "domain": c.domain,
-                                            "path": c.path, "secure": c.secure, "expires": c.expires}
-                                           for c in clearance.cookies])
-                await ctx.add_init_script(CLOSED_APIS)
-                page = await ctx.new_page()
-                visit = _Visit(page)
-                async with asyncio.timeout(budget):
-                    result = await self._load(ctx, page, visit, url)
-                clearance = await _clearance(ctx, page, url)
+                    await tab.context.add_cookies([{"name": c.name, "value": c.value, "domain": c.domain,
+                                                    "path": c.path, "secure": c.secure, "expires": c.expires}
+                                                   for c in clearance.cookies])
+                visit = _Visit(tab.page)
+                unwatch = self._watch(tab, visit)
+                try:
+                    async with asyncio.timeout(budget):
+                        result = await self._load(tab.page, visit, url)
+                    clearance = await _clearance(tab.context, tab.page, url)
+                finally:
+                    unwatch()
                 if clearance.cookies:
                     self.browser.clearances.grant(host, clearance)
                 return result
@@ -417,12 +516,9 @@ class BrowserFetcher:
             raise TransientError(url, f"browser failed: {str(e).splitlines()[0][:200] if str(e) else e!r}",
                                  attempts=tuple(visit.attempts if visit else ())) from e
 
-    async def _load(self, ctx: BrowserContext, page: Page, visit: _Visit, url: str) -> FetchResult:
+    async def _load(self, page: Page, visit: _Visit, url: str) -> FetchResult:
         from playwright.async_api import Error as PlaywrightError
 
-        cdp = await ctx.new_cdp_session(page)
-        self._watch(page, cdp, visit)
-        await cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
         try:
             await page.goto(url, wait_until="commit")
         except PlaywrightError as e:
@@ -448,8 +544,10 @@ class BrowserFetcher:
                            content=content, charset="utf-8", fetched_at=dt.datetime.now(dt.UTC),
                            attempts=tuple(visit.attempts), rendered=True)
 
-    def _watch(self, page: Page, cdp: CDPSession, visit: _Visit) -> None:
-        """Record the page's requests, and pass each one through :meth:`_admit` before it is sent."""
+    def _watch(self, tab: Tab, visit: _Visit) -> Callable[[], None]:
+        """Record the page's requests, and pass each one through :meth:`_admit` before it is sent;
+        returns the function that stops both."""
+        page = tab.page
 
         def on_request(request: Request) -> None:
             visit.started[request] = (dt.datetime.now(dt.UTC), time.monotonic())
@@ -471,53 +569,54 @@ class BrowserFetcher:
                                           f"browser {request.resource_type}"))
 
         def on_done(request: Request) -> None:
-            visit.in_flight = max(0, visit.in_flight - 1)
-            visit.last_change = time.monotonic()
+            if request in visit.started:
+                visit.in_flight = max(0, visit.in_flight - 1)
+                visit.last_change = time.monotonic()
 
         def on_navigated(frame: Any) -> None:
             if frame == page.main_frame:
                 visit.navigations += 1
 
-        def on_paused(event: dict[str, Any]) -> None:
-            task = asyncio.get_running_loop().create_task(self._admit(cdp, visit, event))
-            visit.tasks.add(task)
-            task.add_done_callback(visit.tasks.discard)
+        async def admit(event: dict[str, Any]) -> bool:
+            return await self._admit(visit, event)
 
-        page.on("request", on_request)
-        page.on("response", on_response)
-        page.on("requestfinished", on_done)
-        page.on("requestfailed", on_done)
-        page.on("framenavigated", on_navigated)
-        cdp.on("Fetch.requestPaused", on_paused)
+        handlers: list[tuple[str, Callable[[Any], None]]] = [
+            ("request", on_request), ("response", on_response), ("requestfinished", on_done),
+            ("requestfailed", on_done), ("framenavigated", on_navigated)]
+        for event, handler in handlers:
+            page.on(event, handler)  # type: ignore[call-overload]  # the events are typed one by one
+        tab.admit = admit
+        visit.tasks = tab.pending
 
-    async def _admit(self, cdp: CDPSession, visit: _Visit, event: dict[str, Any]) -> None:
-        """Let one request of the page go out, or refuse it: the SSRF, origin and robots rules
-        of the plain fetcher, and its host spacing, apply to every request, redirect hops included."""
-        request_id, url = event["requestId"], event["request"]["url"]
-        kind = event.get("resourceType", "")
-        problem: str | None = None
+        def unwatch() -> None:
+            tab.admit = None
+            for event, handler in handlers:
+                page.remove_listener(event, handler)
+
+        return unwatch
+
+    async def _admit(self, visit: _Visit, event: dict[str, Any]) -> bool:
+        """Whether one request of the page may go out: the SSRF, origin and robots rules of the
+        plain fetcher apply to every request, redirect hops included; then the host's spacing."""
+        url, kind = event["request"]["url"], event.get("resourceType", "")
         if kind in BLOCKED_TYPES or urlsplit(url).path == "/favicon.ico":
-            kind = "Image"
             visit.blocked_types += 1
-        else:
-            problem = self.fetcher.refusal(url)
-            if problem is None:
-                robots: list[Attempt] = []
-                try:
-                    await self.fetcher.check_robots(url, robots)
-                except FetchError as e:
-                    problem = e.reason
-                visit.attempts.extend(robots)
-            if problem:
-                visit.refused[url] = problem
-                visit.attempts.append(Attempt(url, dt.datetime.now(dt.UTC), 0.0, None, "Refused",
-                                              f"browser {kind.lower()}: {problem}"))
-        with contextlib.suppress(Exception):  # the page may be closed by now
-            if kind in BLOCKED_TYPES or problem:
-                await cdp.send("Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"})
-            else:
-                await self.fetcher.wait_turn(url)
-                await cdp.send("Fetch.continueRequest", {"requestId": request_id})
+            return False
+        problem = self.fetcher.refusal(url)
+        if problem is None:
+            robots: list[Attempt] = []
+            try:
+                await self.fetcher.check_robots(url, robots)
+            except FetchError as e:
+                problem = e.reason
+            visit.attempts.extend(robots)
+        if problem:
+            visit.refused[url] = problem
+            visit.attempts.append(Attempt(url, dt.datetime.now(dt.UTC), 0.0, None, "Refused",
+                                          f"browser {kind.lower()}: {problem}"))
+            return False
+        await self.fetcher.wait_turn(url)
+        return True
 
     async def _settle(self, page: Page, visit: _Visit) -> None:
         """Wait until the page stops loading and navigating: past a challenge's reloads, until the

@@ -8,8 +8,10 @@ GOVARCHIVE_REQUIRE_BROWSER is set (CI sets it). The rest need no browser.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -35,7 +37,7 @@ from crawler.browser import (
 from crawler.cli import cli
 from crawler.config import ConfigError, Settings, Source, load_config
 from crawler.crawl import crawl
-from crawler.fetch import Fetcher
+from crawler.fetch import Fetcher, TransientError
 from crawler.store import Archive
 
 T = TypeVar("T")
@@ -264,3 +266,37 @@ def test_fixture_challenge_really_needs_a_script():
         again = httpx.get(base + "/gate/list/index.html", cookies={"gate_token": "g1"})
         assert again.status_code == 200 and b"location.reload()" in again.content and b"<li>" not in again.content
         assert json.loads(httpx.get(base + "/app/api/list?page=2").content)["items"][0]["url"] == APP_DOCS[3][0]
+
+
+@pytest.mark.browser
+def test_a_browser_grown_too_large_is_closed_between_pages(shared):
+    with serve() as (base, _, _):
+        async def go() -> None:
+            async with Browser(max_memory=1, check_every=1) as browser, \
+                    Fetcher(Settings(delay=0.0), [base]) as fetcher:
+                await BrowserFetcher(browser, fetcher).get(base + APP_DOCS[0][0])
+                assert browser.launches == 1 and browser.pids() == []  # the next page launches a new one
+
+        shared.run(go())
+
+
+@pytest.mark.browser
+def test_a_crashed_browser_is_relaunched(shared):
+    with serve() as (base, _, _):
+        urls = [base + p for p, _, _ in APP_DOCS]
+
+        async def go() -> None:
+            async with Fetcher(Settings(delay=0.0), [base]) as fetcher:
+                pages = BrowserFetcher(shared.browser, fetcher)
+                await pages.get(urls[0])
+                launches = shared.browser.launches
+                main = next(p for p in shared.browser.pids()
+                            if b"--type=" not in Path(f"/proc/{p}/cmdline").read_bytes())
+                os.kill(main, signal.SIGKILL)
+                with contextlib.suppress(TransientError):  # a page met the crash, or the crash was seen first
+                    await pages.get(urls[1])
+                result = await pages.get(urls[2])
+                assert result.rendered and "第3号公告" in result.content.decode()
+                assert shared.browser.launches == launches + 1
+
+        shared.run(go())
