@@ -4,6 +4,7 @@ The pipeline, one module per stage: config → fetch → discover → extract �
 crawl (one pass) and schedule (unattended); serve browses the archive in Datasette.
 """
 
+from .browser import Browser
 from .config import ConfigError, Settings, Source, load_config
 from .crawl import RunReport, crawl, crawl_source
 from .discover import Listing, discover
@@ -15,6 +16,7 @@ from .fetch import (
     FetchResult,
     Gone,
     HostLimiter,
+    NeedsBrowser,
     PermanentError,
     Refused,
     TooLarge,
@@ -27,6 +29,7 @@ __all__ = [
     "Archive",
     "Attachment",
     "Blocked",
+    "Browser",
     "ConfigError",
     "Document",
     "FetchError",
@@ -35,6 +38,7 @@ __all__ = [
     "Gone",
     "HostLimiter",
     "Listing",
+    "NeedsBrowser",
     "NotAnArchive",
     "PermanentError",
     "Refused",
