@@ -506,15 +506,17 @@ class BrowserFetcher:
                     self.browser.clearances.grant(host, clearance)
                 return result
         except FetchError as e:
-            e.url, e.attempts = url, (*e.attempts, *(visit.attempts if visit else ()))
-            raise
+            raise _failed(e, url, visit) from None
         except TimeoutError:
-            raise TransientError(url, f"page not settled within {budget:g} s (browser)",
-                                 attempts=tuple(visit.attempts if visit else ())) from None
+            if visit and visit.navigations > 1:  # still reloading: a challenge it could not pass
+                raise _failed(Blocked(url, f"browser: the page kept reloading for {budget:g} s "
+                                           "(a challenge not passed)"), url, visit) from None
+            raise _failed(TransientError(url, f"page not settled within {budget:g} s (browser)"),
+                          url, visit) from None
         except Exception as e:  # Playwright: a crashed browser or page, a closed target
             log.warning("browser page failed", extra={"url": url, "reason": str(e)[:300]})
-            raise TransientError(url, f"browser failed: {str(e).splitlines()[0][:200] if str(e) else e!r}",
-                                 attempts=tuple(visit.attempts if visit else ())) from e
+            why = str(e).splitlines()[0][:200] if str(e) else repr(e)
+            raise _failed(TransientError(url, f"browser failed: {why}"), url, visit) from e
 
     async def _load(self, page: Page, visit: _Visit, url: str) -> FetchResult:
         from playwright.async_api import Error as PlaywrightError
@@ -651,6 +653,17 @@ class BrowserFetcher:
         i = visit.document_attempt
         a = visit.attempts[i]
         visit.attempts[i] = Attempt(a.url, a.started, a.elapsed, a.status, a.outcome, "; ".join(notes))
+
+
+def _failed(e: FetchError, url: str, visit: _Visit | None) -> FetchError:
+    """``e`` for ``url``, carrying the page's requests and, last, the failure itself (as the plain
+    fetcher's last attempt carries its error), unless a refused request already says it."""
+    seen = list(visit.attempts) if visit else []
+    if not (seen and seen[-1].url == url and seen[-1].outcome == type(e).__name__):
+        status = visit.document.status if visit and visit.document else e.status
+        seen.append(Attempt(url, dt.datetime.now(dt.UTC), 0.0, status, type(e).__name__, e.reason))
+    e.url, e.attempts = url, (*e.attempts, *seen)
+    return e
 
 
 async def _clearance(ctx: BrowserContext, page: Page, url: str) -> Clearance:
