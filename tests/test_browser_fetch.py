@@ -37,7 +37,7 @@ from crawler.browser import (
 from crawler.cli import cli
 from crawler.config import ConfigError, Settings, Source, load_config
 from crawler.crawl import crawl
-from crawler.fetch import Fetcher, TransientError
+from crawler.fetch import Fetcher, HostLimiter, TransientError
 from crawler.store import Archive
 
 T = TypeVar("T")
@@ -198,6 +198,7 @@ def test_challenge_column_is_archived_whole_and_one_browser_visit_opens_plain_fe
         plain = site.plain("/gate/")
         assert len(plain) == 1 + 1 + len(GATE_DOCS)  # the challenged first request, list page 2, documents
         assert all("gate_token=" in h.cookie for h in plain[1:])
+        assert {h.agent for h in site.hits} == {Settings().user_agent}  # the browser's too
         assert site.challenges == 2  # httpx's first request, the browser's first load
         fetches = list(sqlite_utils.Database(db).query(
             "select outcome, status, reason from fetches where url = ? order by id", [base + "/gate/list/index.html"]))
@@ -242,9 +243,21 @@ def test_script_built_column_is_archived_whole_through_the_same_discover(shared,
 
 @pytest.mark.browser
 def test_a_page_script_cannot_reach_the_metadata_address_or_another_host(shared, tmp_path):
+    class Turns(HostLimiter):
+        """Counts the requests that waited for their host's turn."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.turns: list[str] = []
+
+        async def wait(self, host: str, delay: float) -> None:
+            self.turns.append(host)
+            await super().wait(host, delay)
+
+    limiter = Turns()
     with serve() as (base, site, other):
         async def go() -> Any:
-            async with Fetcher(Settings(delay=0.0), [base]) as fetcher:
+            async with Fetcher(Settings(delay=0.0), [base], limiter=limiter) as fetcher:
                 return await BrowserFetcher(shared.browser, fetcher).get(base + "/app/probe.html")
 
         result = shared.run(go())
@@ -254,8 +267,12 @@ def test_a_page_script_cannot_reach_the_metadata_address_or_another_host(shared,
             "http://169.254.169.254/latest/meta-data/": "browser xhr: unsafe address 169.254.169.254",
             site.other + "/steal": "browser xhr: off-site host localhost",
             site.other + "/redirected": "browser xhr: off-site host localhost",  # a redirect hop
+            base + "/private/data.json": "browser xhr: disallowed by robots.txt",
         }
         assert other == []  # nothing reached the other host, the pixel included
+        # Every request that went out waited for its host's turn: robots.txt, the page, /app/out.
+        sent = [h.path for h in site.hits]
+        assert sent == ["/robots.txt", "/app/probe.html", "/app/out"] and len(limiter.turns) == len(sent)
 
 
 def test_fixture_challenge_really_needs_a_script():
