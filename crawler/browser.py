@@ -182,12 +182,21 @@ class Clearances:
 
     def __init__(self) -> None:
         self._by_host: dict[str, Clearance] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, host: str) -> asyncio.Lock:
+        """Held while a page of ``host`` goes to the browser for its challenge, so that pages
+        challenged at the same time make one browser visit, not one each."""
+        return self._locks.setdefault(host.lower(), asyncio.Lock())
 
     def grant(self, host: str, clearance: Clearance) -> None:
         self._by_host[host.lower()] = clearance
 
-    def revoke(self, host: str) -> bool:
-        """Forget a host's clearance (its challenge came back); True if there was one."""
+    def revoke(self, host: str, clearance: Clearance | None = None) -> bool:
+        """Forget a host's clearance (its challenge came back); only if it is still ``clearance``
+        when given. True if one was forgotten."""
+        if clearance is not None and self._by_host.get(host.lower()) is not clearance:
+            return False
         return self._by_host.pop(host.lower(), None) is not None
 
     def get(self, host: str) -> Clearance | None:
@@ -699,21 +708,33 @@ class Pages:
         """A page (list or document): plain, or rendered as the setting says."""
         if self.mode == "always":
             return await self.render(url)
+        clearances = self.rendering.browser.clearances if self.rendering else Clearances()
+        host = (urlsplit(url).hostname or "").lower()
+        used = clearances.get(host)
         try:
             self.plain += 1
             return await self.fetcher.get(url, etag=etag, last_modified=last_modified)
         except Blocked as e:
             if self.mode == "never":
                 raise
-            host = (urlsplit(url).hostname or "").lower()
-            if self.rendering and self.rendering.browser.clearances.revoke(host):
+            blocked = e
+        async with clearances.lock(host):
+            current = clearances.get(host)
+            if current is not None and current is not used:
+                try:  # another page passed the challenge while this one waited: its cookies may do
+                    self.plain += 1
+                    result = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
+                    return _with_attempts(result, (*blocked.attempts, *result.attempts))
+                except Blocked as again:
+                    blocked.attempts, used = (*blocked.attempts, *again.attempts), current
+            if clearances.revoke(host, used):
                 log.info("challenge returned: back to the browser", extra={"url": url})
             try:
                 result = await self.render(url)
             except FetchError as failed:
-                failed.attempts = (*e.attempts, *failed.attempts)
+                failed.attempts = (*blocked.attempts, *failed.attempts)
                 raise
-            return _with_attempts(result, (*e.attempts, *result.attempts))
+            return _with_attempts(result, (*blocked.attempts, *result.attempts))
 
     def should_render(self, result: FetchResult, links: int) -> bool:
         """Whether a list page whose HTML gave ``links`` document links should be rendered."""

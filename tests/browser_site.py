@@ -7,7 +7,7 @@
 - ``/app/``: a script-built column (Vue/Hanweb jpaas style). The list page is an empty ``<ul>``
   whose script reads ``/app/api/list?page=N`` (JSON) and writes the items and a 下一页 link; it
   also pulls an analytics script from another host and an image, which a crawler must not load.
-  ``/app/probe.html``'s script tries to reach 169.254.169.254 and the other host, directly and
+  ``/app/slow.html`` waits for a list that never comes. ``/app/probe.html``'s script tries to reach 169.254.169.254 and the other host, directly and
   through a same-site redirect.
 
 Only the server checks tokens (it knows the seed); the page's script is what a browser runs.
@@ -20,6 +20,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -212,6 +213,11 @@ def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
                 self.send(200, json.dumps(body, ensure_ascii=False), "application/json; charset=utf-8")
             elif path == "/app/probe.html":
                 self.send(200, _PROBE.replace("{other}", site.other))
+            elif path == "/app/slow.html":  # its list never comes
+                self.send(200, '<html><body><ul id="list"></ul><script>fetch("/app/hang")</script></body></html>')
+            elif path == "/app/hang":
+                time.sleep(5)
+                self.send(200, "[]", "application/json")
             elif path == "/app/out":
                 self.send(302, "", headers={"Location": f"{site.other}/redirected"})
             elif path in docs:
