@@ -9,8 +9,9 @@ the plain fetch met a challenge, or a list page has no links and has scripts), `
 The pieces, outside in:
 
 - :class:`Browser`: one Chromium per process, launched on first use and shared by every source;
-  at most ``max_pages`` pages open at once; relaunched after a crash or when its processes' memory
-  grows past ``max_rss``. It also holds the :class:`Clearances`: once the browser has passed a
+  at most ``max_pages`` pages open at once, each reused for up to TAB_USES loads (blanked, its
+  cookies cleared in between); relaunched after a crash or when its processes' memory grows past
+  ``max_memory``. It also holds the :class:`Clearances`: once the browser has passed a
   host's challenge, the plain fetcher sends that host its cookies and User-Agent, so one browser
   visit opens many fast fetches.
 - :class:`BrowserFetcher`: one source's pages through the browser, under the source's rules:
@@ -460,7 +461,6 @@ def _process_tree() -> dict[int, list[int]]:
 class _Visit:
     """What one page load saw: its requests, its main document's responses, what was blocked."""
 
-    page: Page
     started: dict[Request, tuple[dt.datetime, float]] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     document: Response | None = None
@@ -484,7 +484,7 @@ class BrowserFetcher:
         self.settings = fetcher.settings
 
     async def get(self, url: str) -> FetchResult:
-        """Load ``url`` in a fresh page, let its scripts run, and return the HTML it ends with.
+        """Load ``url`` in a page of the browser, let its scripts run, and return the HTML it ends with.
 
         Raises a :class:`~crawler.fetch.FetchError` subclass carrying the requests the page made:
         NeedsBrowser when no browser can be started, Blocked when the page is still a challenge,
@@ -503,7 +503,7 @@ class BrowserFetcher:
                     await tab.context.add_cookies([{"name": c.name, "value": c.value, "domain": c.domain,
                                                     "path": c.path, "secure": c.secure, "expires": c.expires}
                                                    for c in clearance.cookies])
-                visit = _Visit(tab.page)
+                visit = _Visit()
                 unwatch = self._watch(tab, visit)
                 try:
                     async with asyncio.timeout(budget):
@@ -700,9 +700,6 @@ class Pages:
         self.fetcher = fetcher
         self.mode = mode
         self.rendering = BrowserFetcher(browser, fetcher) if browser is not None and mode != "never" else None
-        #: Pages loaded in the browser, and plain fetches, for this source.
-        self.rendered = 0
-        self.plain = 0
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """A page (list or document): plain, or rendered as the setting says."""
@@ -712,7 +709,6 @@ class Pages:
         host = (urlsplit(url).hostname or "").lower()
         used = clearances.get(host)
         try:
-            self.plain += 1
             return await self.fetcher.get(url, etag=etag, last_modified=last_modified)
         except Blocked as e:
             if self.mode == "never":
@@ -722,7 +718,6 @@ class Pages:
             current = clearances.get(host)
             if current is not None and current is not used:
                 try:  # another page passed the challenge while this one waited: its cookies may do
-                    self.plain += 1
                     result = await self.fetcher.get(url, etag=etag, last_modified=last_modified)
                     return _with_attempts(result, (*blocked.attempts, *result.attempts))
                 except Blocked as again:
@@ -742,7 +737,6 @@ class Pages:
 
     async def render(self, url: str) -> FetchResult:
         """``url`` through the browser; NeedsBrowser if there is none."""
-        self.rendered += 1
         try:
             if self.rendering is None:
                 raise NeedsBrowser(url, NO_BROWSER)
