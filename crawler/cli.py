@@ -237,6 +237,8 @@ def status(db_path: str | None, stale_days: float) -> None:
         run = r.last_run or {}
         state = ("running" if run and not run["finished"] else "flagged: " + run["error"] if run.get("error")
                  else "ok" if run else "never run")
+        if r.backlog:  # listed documents not yet archived: past max_documents or the time budget
+            state += f", {r.backlog} listed documents waiting"
         if not r.last_success or r.last_success < cutoff:
             stale.append(r.source)
         click.echo(f"{r.source:28} {(run.get('started') or '-')[:19].replace('T', ' '):20} "
@@ -422,10 +424,7 @@ def notify_runs(archive: Archive, sources: list[Source], reports: list[RunReport
 
 
 def summary(reports: list[RunReport], seconds: float, archive: Archive | None = None) -> str:
-    total = RunCounts()
-    for r in reports:
-        for key, value in vars(r.counts).items():
-            setattr(total, key, getattr(total, key) + value)
+    total = sum((r.counts for r in reports), RunCounts())
     flagged = sum(1 for r in reports if r.errors)
     line = (f"{len(reports)} source{'s' if len(reports) != 1 else ''}: {total.new} new, "
             f"{total.changed} changed, {total.unchanged} unchanged, {total.removed} removed, "
@@ -446,8 +445,7 @@ class _Progress:
     """One self-rewriting status line on a terminal."""
 
     def __call__(self, source: str, counts: RunCounts) -> None:
-        done = counts.new + counts.changed + counts.unchanged + counts.removed + counts.failed
-        sys.stderr.write(f"\r\033[K{source}: {done} documents ({counts.new} new, {counts.changed} "
+        sys.stderr.write(f"\r\033[K{source}: {counts.documents} documents ({counts.new} new, {counts.changed} "
                          f"changed, {counts.failed} failed)")
         sys.stderr.flush()
 

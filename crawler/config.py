@@ -75,7 +75,12 @@ class Settings:
         "auto", "When pages are loaded in a headless browser (Chromium): \"auto\" only for pages that need "
         "one (a JavaScript challenge, a list its scripts build), \"always\", or \"never\".")
     max_pages: int = _setting(20, "List pages followed per column URL (the first page included).")
-    max_documents: int = _setting(2000, "Documents fetched per source in one crawl.")
+    max_documents: int = _setting(
+        2000, "Documents fetched per source in one crawl; listed ones past it wait for the next crawl "
+        "(`govarchive status` shows how many).")
+    run_budget: float = _setting(
+        14400.0, "Seconds one crawl of a source may take; documents not reached by then wait for the "
+        "next crawl (counted as deferred, not failed).")
     allowed_hosts: tuple[str, ...] = _setting(
         (), "Hosts besides those of `urls` whose documents and redirects the crawler may follow (ports 80 "
         "and 443; `host:port` or a URL for another port)."
@@ -93,6 +98,9 @@ class Settings:
     attachments: bool = _setting(
         True, "Download the files documents link to (pdf, doc, xls …), up to `max_bytes` each; a "
         "changed file is a change of its document.")
+    max_attachment_bytes: int = _setting(
+        100_000_000, "Most bytes of attachments downloaded per document; files past it are recorded "
+        "as skipped.")
     revisit_min_days: float = _setting(
         1.0, "Shortest revisit interval (days): how often a fresh document is fetched again."
     )
@@ -286,10 +294,10 @@ def _check(path: Path, text: str, s: Settings, source: str | None, given: set[st
     def fail(key: str, message: str) -> None:
         raise ConfigError(path, message, source=source, key=key, line=_line_of_key(text, key))
 
-    for key in ("delay", "timeout", "backoff", "max_retry_after", "revisit_min_days"):
-        if getattr(s, key) < 0 or (key == "timeout" and s.timeout == 0):
+    for key in ("delay", "timeout", "backoff", "max_retry_after", "revisit_min_days", "run_budget"):
+        if getattr(s, key) < 0 or (key in ("timeout", "run_budget") and getattr(s, key) == 0):
             fail(key, "must be positive")
-    for key in ("retries", "jitter", "max_bytes", "max_pages", "max_documents"):
+    for key in ("retries", "jitter", "max_bytes", "max_pages", "max_documents", "max_attachment_bytes"):
         if getattr(s, key) < 0 or (key in ("max_pages", "max_bytes") and getattr(s, key) == 0):
             fail(key, "must be a positive whole number")
     if s.browser not in ("auto", "always", "never"):

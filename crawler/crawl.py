@@ -13,13 +13,15 @@ The data flow (docs/architecture.md numbers it):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -29,8 +31,19 @@ from .browser import Browser, Pages
 from .config import Settings, Source
 from .discover import Listing, discover
 from .extract import Document, extract
-from .fetch import Fetcher, FetchError, FetchResult, Gone, HostLimiter, NeedsBrowser
-from .store import INTERRUPTED, Archive, DocumentState, RunCounts, timestamp
+from .fetch import (
+    Attempt,
+    Blocked,
+    Fetcher,
+    FetchError,
+    FetchResult,
+    Gone,
+    HostLimiter,
+    NeedsBrowser,
+    TransientError,
+)
+from .store import INTERRUPTED, Archive, DocumentState, Outcome, RunCounts, StoredFile, timestamp
+from .workers import WorkerError, WorkerPool
 
 __all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
 
@@ -42,6 +55,9 @@ DOCUMENT_WORKERS = 4
 REVISIT_SPREAD = 0.2
 #: Sources crawled at once by a single ``crawl``.
 SOURCE_WORKERS = 8
+#: Seconds discovery or extraction of one page may take in a worker process; a page that needs
+#: longer (deeply nested markup) is a failure of that URL, and the crawl goes on meanwhile.
+PARSE_TIMEOUT = 20.0
 
 Progress = Callable[[str, RunCounts], None]
 
@@ -58,11 +74,13 @@ class RunReport:
 
 async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = False,
                 limiter: HostLimiter | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                progress: Progress | None = None, browser: Browser | None = None) -> list[RunReport]:
+                progress: Progress | None = None, browser: Browser | None = None,
+                pool: WorkerPool | None = None) -> list[RunReport]:
     """Crawl several sources concurrently; requests to one host stay spaced by its ``delay``.
 
     Sources start in turns across hosts (see ``_by_host``); the reports come in the given order.
-    They share ``browser`` (default: one of their own, launched only if a page needs it).
+    They share ``browser`` (default: one of their own, launched only if a page needs it), and
+    parse pages in ``pool`` (default: one of their own, closed after the crawl).
     """
     sources = list(sources)
     archive.sync_sources(sources)
@@ -70,15 +88,27 @@ async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = Fal
     slots = asyncio.Semaphore(SOURCE_WORKERS)
     async with contextlib.AsyncExitStack() as stack:
         shared = browser or await stack.enter_async_context(Browser())
+        workers = pool or await stack.enter_async_context(WorkerPool())
 
         async def one(source: Source) -> RunReport:
             async with slots:
                 return await crawl_source(source, archive, full=full, limiter=limiter,
-                                          transport=transport, progress=progress, browser=shared)
+                                          transport=transport, progress=progress, browser=shared,
+                                          pool=workers)
 
         order = _by_host(sources)
         reports = await asyncio.gather(*(one(sources[i]) for i in order))
-    return [report for _, report in sorted(zip(order, reports), key=lambda pair: pair[0])]
+    return [report for _, report in sorted(zip(order, reports, strict=True), key=lambda pair: pair[0])]
+
+
+@contextlib.asynccontextmanager
+async def _pool(pool: WorkerPool | None) -> AsyncIterator[WorkerPool]:
+    """The caller's worker pool, or one of our own for the duration."""
+    if pool is not None:
+        yield pool
+        return
+    async with WorkerPool() as own:
+        yield own
 
 
 def _by_host(sources: list[Source]) -> list[int]:
@@ -96,23 +126,28 @@ def _by_host(sources: list[Source]) -> list[int]:
 async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
                        limiter: HostLimiter | None = None,
                        transport: httpx.AsyncBaseTransport | None = None,
-                       progress: Progress | None = None, browser: Browser | None = None) -> RunReport:
-    """One pass over a source: its list pages, then its new and due documents.
+                       progress: Progress | None = None, browser: Browser | None = None,
+                       pool: WorkerPool | None = None) -> RunReport:
+    """One pass over a source: its list pages, then its frontier and due documents.
 
     ``browser`` renders the pages that need one (the ``browser`` setting); without it, such a
-    page fails with the reason "needs a browser".
+    page fails with the reason "needs a browser". Pages are parsed in ``pool`` (default: one of
+    its own for the run).
     """
     previous = archive.last_run(source.name)
+    # Paging stops at a page of archived documents only if the last run saw the whole column
+    # and nothing listed waits in the frontier: after a crash or failed fetches, older pages may
+    # hold documents never archived.
+    stop_early = not full and bool(previous and previous["finished"] and not previous["error"]
+                                   and not previous["failed"]) and not archive.backlog(source.name)
     run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
-    # Paging stops at a page of archived documents only if the last run saw the whole column:
-    # after a crash or failed fetches, older pages may hold documents never archived.
-    run.stop_early = not full and bool(previous and previous["finished"] and not previous["error"]
-                                       and not previous["failed"])
+    run.stop_early = stop_early
     log.info("crawl started", extra={"source": source.name, "run": run.id})
     try:
-        async with Fetcher(source.settings, source.origins, limiter=limiter, transport=transport,
-                           extra_headers=browser.clearances.headers if browser else None) as fetcher:
-            run.fetcher = fetcher
+        async with _pool(pool) as workers, Fetcher(
+                source.settings, source.origins, limiter=limiter, transport=transport,
+                extra_headers=browser.clearances.headers if browser else None) as fetcher:
+            run.pool, run.fetcher = workers, fetcher
             run.pages = Pages(fetcher, browser, source.settings.browser)
             listed = await run.walk_lists()
             await run.fetch_documents(listed)
@@ -155,13 +190,25 @@ class _Run:
         self.errors: list[str] = []
         self.fetcher: Fetcher
         self.pages: Pages
+        self.pool: WorkerPool
         self.titles: dict[str, str] = {}
         self.stop_early = False
         self.listed: list[str] = []
         self.whole_columns = False
+        #: When the run's time budget (``run_budget``) runs out, on the monotonic clock.
+        self.deadline = time.monotonic() + source.settings.run_budget
+        #: Documents that failed transiently once, tried again at the end of the run.
+        self.retry: list[str] = []
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def count(self, outcome: Outcome, n: int = 1) -> None:
+        self.counts += RunCounts.of(outcome, n)
 
     async def walk_lists(self) -> list[str]:
         """Step 1: the watched pages, then the documents the columns list, in list order, each once."""
+        self.archive.enqueue(self.source.name, self.source.pages, run_id=self.id)
         columns: dict[str, None] = {}
         self.whole_columns = True
         for url in self.source.urls:
@@ -172,26 +219,31 @@ class _Run:
         return list(dict.fromkeys([*self.source.pages, *columns]))
 
     async def _walk_column(self, start: str) -> tuple[list[str], bool]:
-        """The documents a column lists, and whether the walk saw the whole column."""
+        """The documents a column lists, and whether the walk saw the whole column. What a page
+        lists goes to the frontier at once, so it is remembered whatever happens next."""
         queue, seen, docs, pages = [start], set[str](), list[str](), 0
-        s = self.source.settings
-        while queue and pages < s.max_pages:
+        while queue and pages < self.source.settings.max_pages:
+            if self.out_of_time():
+                return docs, False
             page = queue.pop(0)
             if page in seen:
                 continue
             seen.add(page)
             result = await self._get(page)
-            listing = self._discover(result) if result else None
+            listing = await self._discover(result) if result else None
             if result and listing and self.pages.should_render(result, len(listing.documents)):
                 # Links written by script: the same page, rendered, through the same discover.
                 result = await self._get(page, render=True)
-                listing = self._discover(result) if result else None
+                listing = await self._discover(result) if result else None
             if result is None or listing is None:
                 self.errors.append(f"list page failed: {page}")
                 return docs, False
-            self.counts.list_pages += 1
-            self.counts.links_found += len(listing.documents)
+            if listing.problem:
+                self.errors.append(f"list page unreadable: {page}: {listing.problem}")
+                return docs, False
+            self.counts += RunCounts(list_pages=1, links_found=len(listing.documents))
             self.titles.update(listing.titles)
+            self.archive.enqueue(self.source.name, listing.documents, run_id=self.id)
             pages += 1
             docs.extend(listing.documents)
             if not listing.documents:
@@ -203,31 +255,44 @@ class _Run:
             queue.extend(p for p in listing.next_pages if p not in seen)
         return docs, not set(queue) - seen
 
-    def _discover(self, result: FetchResult) -> Listing:
+    async def _discover(self, result: FetchResult) -> Listing:
         s = self.source.settings
-        return discover(result.content, result.final_url, allowed_hosts=self.source.origins,
-                        list_selector=s.list_selector, link_pattern=s.link_pattern,
-                        exclude_pattern=s.exclude_pattern, encoding=result.charset)
+        try:
+            return await self.pool.run(
+                discover, result.content, result.final_url, timeout=PARSE_TIMEOUT,
+                allowed_hosts=self.source.origins, list_selector=s.list_selector,
+                link_pattern=s.link_pattern, exclude_pattern=s.exclude_pattern, encoding=result.charset)
+        except WorkerError as e:
+            return Listing(problem=str(e))
 
     async def fetch_documents(self, listed: list[str]) -> None:
-        """Step 2 and 3: new documents first, then the known ones whose revisit is due."""
-        known = self.archive.known(listed)
-        todo = [u for u in listed if u not in known]
+        """Step 2 and 3: the frontier (listed, never archived; this run's listing order first), then
+        the known documents whose revisit is due; within ``max_documents`` and the time budget.
+        A transient failure is tried once more at the end; what is left over waits (deferred)."""
+        frontier = self.archive.frontier(self.source.name)
+        waiting = set(frontier)
+        todo = [u for u in listed if u in waiting] + frontier
         todo += self.archive.due(self.source.name, None if self.full else timestamp())
-        todo = list(dict.fromkeys(todo))[: self.source.settings.max_documents]
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        for url in todo:
-            queue.put_nowait(url)
+        todo = list(dict.fromkeys(todo))
+        cap = self.source.settings.max_documents
+        self.count(Outcome.DEFERRED, len(todo[cap:]))
+        await self._work(todo[:cap], last_try=False)
+        retry, self.retry = self.retry, []
+        await self._work(retry, last_try=True)
+
+    async def _work(self, urls: list[str], *, last_try: bool) -> None:
+        queue = collections.deque(urls)
 
         async def worker() -> None:
-            while not queue.empty():
-                await self._document(queue.get_nowait())
+            while queue and not self.out_of_time():
+                await self._document(queue.popleft(), last_try=last_try)
                 if self.progress:
                     self.progress(self.source.name, self.counts)
 
-        await asyncio.gather(*(worker() for _ in range(min(DOCUMENT_WORKERS, len(todo)))))
+        await asyncio.gather(*(worker() for _ in range(min(DOCUMENT_WORKERS, len(queue)))))
+        self.count(Outcome.DEFERRED, len(queue))
 
-    async def _document(self, url: str) -> None:
+    async def _document(self, url: str, *, last_try: bool) -> None:
         state = self.archive.state(url)
         try:
             result = await self.pages.get(url, etag=state.etag if state else None,
@@ -235,16 +300,28 @@ class _Run:
         except Gone as e:
             self._record(e.attempts, state)
             if state and self.archive.mark_removed(url, e.reason, run_id=self.id):
-                self.counts.removed += 1
+                self.count(Outcome.REMOVED)
             elif not state:
-                self.counts.failed += 1
+                self._failed(url, e.reason, permanent=True)
             return
         except FetchError as e:
             self._record(e.attempts, state)
             self._needs_browser(e)
-            self.counts.failed += 1
+            if isinstance(e, TransientError) and not last_try and self._may_retry(e):
+                self.retry.append(url)  # its host may answer again before the run ends
+            else:
+                self._failed(url, e.reason, permanent=not isinstance(e, TransientError | Blocked))
             return
         await self._archive(result, state)
+
+    def _may_retry(self, error: TransientError) -> bool:
+        """Whether a URL is worth one more try at the end of this run: not if the server asked
+        for a longer wait than we honour."""
+        return error.retry_after is None or error.retry_after <= self.source.settings.max_retry_after
+
+    def _failed(self, url: str, reason: str, *, permanent: bool) -> None:
+        self.count(Outcome.FAILED)
+        self.archive.frontier_failed(url, reason, permanent=permanent)
 
     async def _archive(self, result: FetchResult, state: DocumentState | None) -> None:
         today = result.fetched_at.date()
@@ -252,36 +329,57 @@ class _Run:
             self._record(result.attempts, state)
             self.archive.touch(state, result.fetched_at, run_id=self.id,
                                next_visit=self._next_visit(result.url, state.published, result.fetched_at))
-            self.counts.unchanged += 1
+            self.count(Outcome.UNCHANGED)
             return
-        doc = extract(result.content, result.final_url, body_selector=self.source.settings.body_selector,
-                      encoding=result.charset)
+        try:
+            doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
+                                      body_selector=self.source.settings.body_selector,
+                                      encoding=result.charset)
+        except WorkerError as e:
+            # Too slow or too big to parse (say, deeply nested markup): a failure of this URL only.
+            self._record(result.attempts, state, failure=f"unreadable: {e}", outcome="unreadable")
+            self._failed(result.url, str(e), permanent=True)
+            return
         if not doc.title and result.url in self.titles:
             doc = dataclasses.replace(doc, title=self.titles[result.url])
         if not doc.body and not doc.attachments:
             # An empty or unreadable page never replaces what the archive holds.
             self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
-            self.counts.failed += 1
+            self._failed(result.url, doc.problem or "no text", permanent=True)
             return
         downloads = await self._download(doc) if self.source.settings.attachments else {}
         outcome, doc_id = self.archive.save(
             self.source.name, result, doc, downloads=downloads, run_id=self.id,
             next_visit=self._next_visit(result.url, doc.published or today, result.fetched_at))
         self._record(result.attempts, None, document_id=doc_id)
-        setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+        self.count(outcome)
 
-    async def _download(self, doc: Document) -> dict[str, FetchResult | str]:
-        """Fetch a document's attachments; a failure is kept as its reason, never as a change."""
-        files: dict[str, FetchResult | str] = {}
+    async def _download(self, doc: Document) -> dict[str, StoredFile | str]:
+        """Fetch a document's attachments one at a time, each kept in the archive as it arrives,
+        so one file at most is held in memory; a failure is kept as its reason, never as a change.
+        Past ``max_attachment_bytes`` for the document, the rest are skipped."""
+        files: dict[str, StoredFile | str] = {}
+        room = self.source.settings.max_attachment_bytes
         for a in doc.attachments:
+            if room <= 0:
+                files[a.url] = f"skipped: the document's attachments exceed max_attachment_bytes " \
+                               f"({self.source.settings.max_attachment_bytes})"
+                continue
             try:
                 got = await self.fetcher.get(a.url)
             except FetchError as e:
                 self._record(e.attempts, None)
                 files[a.url] = e.reason
+                continue
+            self._record(got.attempts, None)
+            room -= len(got.content)
+            if room < 0:
+                files[a.url] = f"skipped: the document's attachments exceed max_attachment_bytes " \
+                               f"({self.source.settings.max_attachment_bytes})"
             else:
-                self._record(got.attempts, None)
-                files[a.url] = got
+                files[a.url] = self.archive.store_file(got.content, got.headers.get("content-type", ""),
+                                                       got.fetched_at.isoformat(timespec="seconds"))
+            del got  # before the next download arrives
         return files
 
     async def _get(self, url: str, *, render: bool = False) -> FetchResult | None:
@@ -290,7 +388,6 @@ class _Run:
         except FetchError as e:
             self._record(e.attempts, None)
             self._needs_browser(e)
-            self.counts.failed += 1
             return None
         self._record(result.attempts, None)
         return result
@@ -300,11 +397,11 @@ class _Run:
         if isinstance(e, NeedsBrowser) and e.reason not in self.errors:
             self.errors.append(e.reason)
 
-    def _record(self, attempts: Iterable, state: DocumentState | None, *, document_id: int | None = None,
-                failure: str = "") -> None:
+    def _record(self, attempts: Iterable[Attempt], state: DocumentState | None, *,
+                document_id: int | None = None, failure: str = "", outcome: str = "empty") -> None:
         attempts = list(attempts)
         if failure and attempts:
-            attempts[-1] = dataclasses.replace(attempts[-1], outcome="empty", reason=failure)
+            attempts[-1] = dataclasses.replace(attempts[-1], outcome=outcome, reason=failure)
         for a in attempts:  # shown with -v
             failed = a.outcome not in ("ok", "not_modified", "redirect")
             log.debug("request failed" if failed else "request", extra={

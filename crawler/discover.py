@@ -45,6 +45,8 @@ class Listing:
     next_pages: tuple[str, ...] = ()
     #: Link text of each document URL, as listed (useful when a page has no title of its own).
     titles: dict[str, str] = field(default_factory=dict)
+    #: Why the page could not be read, when it could not (like ``Document.problem``); empty if it was.
+    problem: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,8 +197,8 @@ def discover(
     """
     try:
         return _discover(raw, url, allowed_hosts, list_selector, link_pattern, exclude_pattern, encoding)
-    except Exception:  # noqa: BLE001 - never raise: a bad page is an empty listing
-        return Listing()
+    except Exception as e:  # noqa: BLE001 - never raise: a bad page is an empty listing that says why
+        return Listing(problem=f"discovery failed: {e!r}")
 
 
 @dataclass

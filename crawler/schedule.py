@@ -35,6 +35,7 @@ from .crawl import RunReport, crawl_source
 from .fetch import HostLimiter
 from .notify import notify_run_async
 from .store import Archive, timestamp
+from .workers import WorkerPool
 
 __all__ = [
     "HEARTBEAT_INTERVAL",
@@ -66,7 +67,8 @@ STOP_GRACE = 5.0
 #: outage is made up by the catch-up at the next start instead.
 MISFIRE_GRACE = 3600
 
-#: Called as ``crawl_fn(source, archive, limiter=..., browser=...)``; :func:`crawl_source` or a test's fake.
+#: Called as ``crawl_fn(source, archive, limiter=..., browser=..., pool=...)``; :func:`crawl_source`
+#: or a test's fake.
 CrawlFn = Callable[..., Awaitable[RunReport]]
 Clock = Callable[[], dt.datetime]
 
@@ -118,11 +120,13 @@ class SourceScheduler:
     """The scheduled crawls of one archive, run as tasks on the running event loop."""
 
     def __init__(self, sources: Collection[Source], archive: Archive, *, crawl_fn: CrawlFn = crawl_source,
-                 clock: Clock = _utcnow, timezone: Any = None) -> None:
+                 clock: Clock = _utcnow, timezone: Any = None, pool: WorkerPool | None = None) -> None:
         self.archive, self.crawl_fn = archive, crawl_fn
         self.limiter = HostLimiter()
         #: One browser for every source, launched only when a page needs it; closed by :meth:`stop`.
         self.browser = Browser()
+        #: Worker processes parsing the pages of every scheduled crawl (see crawler/workers.py).
+        self.pool = pool or WorkerPool()
         #: Crawls in progress, so that stopping can wait for them and then cancel them.
         self.running: set[asyncio.Task[Any]] = set()
         now = clock()
@@ -145,7 +149,8 @@ class SourceScheduler:
         self.running.add(task)
         log.info("scheduled run started", extra={"source": source.name})
         try:
-            report = await self.crawl_fn(source, self.archive, limiter=self.limiter, browser=self.browser)
+            report = await self.crawl_fn(source, self.archive, limiter=self.limiter, browser=self.browser,
+                                         pool=self.pool)
         except asyncio.CancelledError:
             # crawl_source has recorded the run as interrupted; ending quietly spares APScheduler's
             # traceback for a job that was stopped on purpose.
@@ -239,6 +244,7 @@ async def serve(sources: Collection[Source], db_path: Path, *, crawl_fn: CrawlFn
             await stop.wait()
             await jobs.stop(grace)
         finally:
+            await jobs.pool.close()
             beat.cancel()
             with suppress(asyncio.CancelledError):
                 await beat

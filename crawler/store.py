@@ -16,9 +16,10 @@ import sqlite3
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -30,6 +31,7 @@ from .fetch import Attempt, FetchResult
 from .text import normal
 
 __all__ = [
+    "FRONTIER_TRIES",
     "Archive",
     "DocumentState",
     "Failure",
@@ -40,20 +42,35 @@ __all__ = [
     "RunCounts",
     "RunEvent",
     "SourceStatus",
+    "StoredFile",
     "fingerprint",
     "search_query",
     "search_text",
     "timestamp",
 ]
 
-Outcome = Literal["new", "changed", "unchanged"]
+
+class Outcome(StrEnum):
+    """What became of one document in a run; each is a count of the run (``RunCounts``)."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+    FAILED = "failed"
+    #: Due this run, left for the next one: past ``max_documents`` or the run's time budget.
+    DEFERRED = "deferred"
+
 
 #: The error a run records when it was stopped before its end (SIGTERM, Ctrl-C).
 INTERRUPTED = "interrupted"
 
 #: Tables a govarchive database holds; a file with other tables and none of these is not ours.
 TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "files", "events",
-          "runs", "notifications")
+          "runs", "notifications", "frontier")
+
+#: Runs in which a listed URL may fail permanently (404, refused …) before the frontier drops it.
+FRONTIER_TRIES = 3
 
 
 class NotAnArchive(Exception):
@@ -74,17 +91,40 @@ class DocumentState:
     fingerprint: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunCounts:
-    """Tally of one crawl of one source; becomes its ``runs`` row."""
+    """Tally of one crawl of one source; becomes its ``runs`` row. Tallies add up with ``+``."""
 
     new: int = 0
     changed: int = 0
     unchanged: int = 0
     removed: int = 0
     failed: int = 0
+    deferred: int = 0
     list_pages: int = 0
     links_found: int = 0
+
+    @classmethod
+    def of(cls, outcome: Outcome, n: int = 1) -> RunCounts:
+        """A tally of ``n`` documents with one outcome."""
+        return cls(**{outcome.value: n})
+
+    def __add__(self, other: RunCounts) -> RunCounts:
+        return RunCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    @property
+    def documents(self) -> int:
+        """Documents handled so far (not list pages, robots.txt or deferred ones)."""
+        return self.new + self.changed + self.unchanged + self.removed + self.failed
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An attachment kept in ``files`` (see ``Archive.store_file``), as a document's save needs it."""
+
+    sha256: str
+    size: int
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +136,8 @@ class SourceStatus:
     last_success: str | None
     documents: int
     online: int
+    #: Listed documents not yet archived (the frontier), waiting for the next runs.
+    backlog: int = 0
 
 
 @dataclass(frozen=True)
@@ -240,6 +282,16 @@ def add_rendered_to_captures(db: sqlite_utils.Database) -> None:
     db.table("captures").add_column("rendered", int, not_null_default=0)
 
 
+@migrations()
+def add_frontier_and_deferred(db: sqlite_utils.Database) -> None:
+    """The frontier: listed documents not yet archived, kept until fetched; deferred counts per run."""
+    db.table("frontier").create({"url": str, "source": str, "listed": str, "run_id": int, "tries": int,
+                                 "error": str}, pk="url",
+                                foreign_keys=[("source", "sources", "name"), ("run_id", "runs", "id")])
+    db.table("frontier").create_index(["source"])
+    db.table("runs").add_column("deferred", int)
+
+
 class Archive:
     """An open archive database. Use as a context manager, or call :meth:`close`."""
 
@@ -317,7 +369,7 @@ class Archive:
                                       " and coalesce(error, '') = ''", [name]).fetchone()[0]
             docs, online = self.db.execute("select count(*), coalesce(sum(online), 0) from documents"
                                            " where source = ?", [name]).fetchone()
-            rows.append(SourceStatus(name, last, success, docs, online))
+            rows.append(SourceStatus(name, last, success, docs, online, self.backlog(name)))
         return rows
 
     def record_attempts(self, run_id: int, source: str, attempts: Iterable[Attempt],
@@ -355,6 +407,36 @@ class Archive:
             params.append(before)
         return [r["url"] for r in self.db.query(sql + " order by next_visit", params)]
 
+    # -- the frontier: listed documents not yet archived ---------------------------------------
+
+    def enqueue(self, source: str, urls: Iterable[str], *, run_id: int) -> None:
+        """Remember the listed ``urls`` not yet archived until a run archives them."""
+        stamp = timestamp()
+        todo = list(dict.fromkeys(urls))
+        known = self.known(todo)
+        new = [u for u in todo if u not in known]
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "insert into frontier (url, source, listed, run_id, tries) values (?, ?, ?, ?, 0)"
+                " on conflict (url) do nothing", [(u, source, stamp, run_id) for u in new])
+
+    def frontier(self, source: str) -> list[str]:
+        """The source's listed documents not yet archived, oldest listing first."""
+        return [r[0] for r in self.db.execute("select url from frontier where source = ? order by rowid",
+                                              [source])]
+
+    def backlog(self, source: str) -> int:
+        """How many listed documents of ``source`` wait in the frontier."""
+        return int(self.db.execute("select count(*) from frontier where source = ?", [source]).fetchone()[0])
+
+    def frontier_failed(self, url: str, reason: str, *, permanent: bool) -> None:
+        """A listed URL could not be archived this run. It stays for the next runs, except one that
+        failed permanently (404, refused …) in FRONTIER_TRIES runs: a broken link, not a backlog."""
+        with self.db.atomic():
+            self.db.execute("update frontier set tries = tries + ?, error = ? where url = ?",
+                            [int(permanent), reason, url])
+            self.db.execute("delete from frontier where url = ? and tries >= ?", [url, FRONTIER_TRIES])
+
     def known(self, urls: Iterable[str]) -> set[str]:
         """Those of ``urls`` already in the archive."""
         found: set[str] = set()
@@ -364,24 +446,26 @@ class Archive:
         return found
 
     def save(self, source: str, result: FetchResult, doc: Document, *,
-             downloads: Mapping[str, FetchResult | str] | None = None, run_id: int | None = None,
+             downloads: Mapping[str, StoredFile | str] | None = None, run_id: int | None = None,
              next_visit: str | None = None) -> tuple[Outcome, int]:
         """Archive a fetched document; a new version only when its content changed.
 
-        ``downloads`` maps attachment URLs to their fetched file, or to the reason it failed; a
-        changed file is a change of the document, a failed download is not.
+        ``downloads`` maps attachment URLs to their file, already kept by :meth:`store_file`, or to
+        the reason it failed; a changed file is a change of the document, a failed download is not.
+        The document leaves the frontier.
         """
         stamp = result.fetched_at.isoformat(timespec="seconds")
         caching = {"etag": result.headers.get("etag"),
                    "last_modified": result.headers.get("last-modified"), "next_visit": next_visit}
         with self.db.atomic():
+            self.db.execute("delete from frontier where url = ?", [result.url])
             old = self.state(result.url)
-            hashes = self._store_files(old.id if old else None, downloads or {}, stamp)
+            hashes = self._hashes(old.id if old else None, downloads or {})
             print_ = fingerprint(doc, hashes)
             if old is not None and old.fingerprint == print_:
                 self._seen(old, stamp, run_id, caching)
                 self._save_attachments(old.id, doc, hashes, downloads or {}, stamp)
-                return "unchanged", old.id
+                return Outcome.UNCHANGED, old.id
             doc_id = old.id if old else self._insert_document(source, result.url, stamp)
             detail = self._describe(doc_id, doc, hashes) if old else ""
             number = self._next_version(doc_id)
@@ -398,7 +482,7 @@ class Archive:
             self._index(doc_id, doc)
             self._save_attachments(doc_id, doc, hashes, downloads or {}, stamp)
             self._event(doc_id, run_id, stamp, "changed" if old else "new", detail)
-        return ("new" if old is None else "changed"), doc_id
+        return (Outcome.NEW if old is None else Outcome.CHANGED), doc_id
 
     def touch(self, state: DocumentState, fetched_at: dt.datetime, *, run_id: int | None = None,
               next_visit: str | None = None) -> None:
@@ -533,38 +617,37 @@ class Archive:
         self.db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
                         [doc_id, search_text(doc.title), search_text(doc.body)])
 
-    def _store_files(self, doc_id: int | None, downloads: Mapping[str, FetchResult | str],
-                     stamp: str) -> dict[str, str]:
-        """Keep downloaded files by content hash; return each attachment URL's hash.
+    def store_file(self, content: bytes, content_type: str, stamp: str | None = None) -> StoredFile:
+        """Keep a downloaded file by content hash, at once and in its own transaction, so a
+        document's attachments are held in memory one at a time; ``save`` then links them."""
+        sha = hashlib.sha256(content).hexdigest()
+        with self.db.atomic():
+            self.db.execute(
+                "insert into files (sha256, size, content_type, first_seen, content) values (?, ?, ?, ?, ?)"
+                " on conflict (sha256) do nothing", [sha, len(content), content_type, stamp or timestamp(),
+                                                     content])
+        return StoredFile(sha, len(content), content_type)
 
-        A download that failed keeps the hash archived before, so it never looks like a change.
-        """
+    def _hashes(self, doc_id: int | None, downloads: Mapping[str, StoredFile | str]) -> dict[str, str]:
+        """Each attachment URL's file hash. A download that failed keeps the hash archived
+        before, so it never looks like a change."""
         hashes = {}
         if doc_id is not None:
             hashes = {r["url"]: r["sha256"] for r in self.db.query(
                 "select url, sha256 from attachments where document_id = ? and sha256 is not null",
                 [doc_id])}
-        for url, got in downloads.items():
-            if isinstance(got, str):
-                continue
-            sha = hashlib.sha256(got.content).hexdigest()
-            self.db.execute(
-                "insert into files (sha256, size, content_type, first_seen, content) values (?, ?, ?, ?, ?)"
-                " on conflict (sha256) do nothing",
-                [sha, len(got.content), got.headers.get("content-type", ""), stamp, got.content])
-            hashes[url] = sha
+        hashes.update({url: got.sha256 for url, got in downloads.items() if isinstance(got, StoredFile)})
         return hashes
 
     def _save_attachments(self, doc_id: int, doc: Document, hashes: Mapping[str, str],
-                          downloads: Mapping[str, FetchResult | str], stamp: str) -> None:
+                          downloads: Mapping[str, StoredFile | str], stamp: str) -> None:
         for a in doc.attachments:
             got = downloads.get(a.url)
             row: dict[str, Any] = {"text": a.text, "sha256": hashes.get(a.url)}
             if isinstance(got, str):
                 row["error"] = got
             elif got is not None:
-                row.update(fetched=stamp, size=len(got.content), error=None,
-                           content_type=got.headers.get("content-type", ""))
+                row.update(fetched=stamp, size=got.size, error=None, content_type=got.content_type)
             existing = list(self.db.query("select id from attachments where document_id = ? and url = ?",
                                           [doc_id, a.url]))
             if existing:

@@ -270,7 +270,14 @@ def test_garbage_gives_a_listing(raw):
 
 @pytest.mark.parametrize("url", ["", "not a url", "ftp://x/", "http://[::1"])
 def test_bad_page_url_gives_empty_listing(url):
-    assert discover(load("trs_column.html"), url) == Listing()
+    listing = discover(load("trs_column.html"), url)
+    assert (listing.documents, listing.next_pages) == ((), ())
+
+
+def test_a_discovery_that_crashed_says_why_instead_of_listing_nothing():
+    # An empty Listing() was all the crawl saw, and it reported "0 links found".
+    assert discover(load("trs_column.html"), "http://www.example.gov.cn/list/").problem == ""
+    assert "Invalid IPv6 URL" in discover(load("trs_column.html"), "http://[::1").problem
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
