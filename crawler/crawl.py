@@ -3,11 +3,16 @@
 The data flow (docs/architecture.md numbers it):
 
 1. the column's list pages are fetched (fetch) and read for document links and further pages
-   (discover), until a page lists nothing new or ``max_pages`` is reached;
-2. new documents, and known ones whose revisit is due, are fetched (fetch), with conditional
-   requests where the server supports them;
+   (discover), until a page lists nothing new or ``max_pages`` is reached; the listed documents
+   not yet archived join the frontier (store), which keeps them until a run archives them;
+2. the frontier, then known documents whose revisit is due, are fetched (fetch), with conditional
+   requests where the server supports them, within ``max_documents`` and ``run_budget``: the rest
+   are deferred to the next run;
 3. each page is reduced to its document (extract) and archived (store), as a new version only
    when its content changed; every HTTP attempt and the run itself are recorded (store).
+
+Parsing (discover, extract) runs in worker processes (workers), with a deadline per page, so the
+event loop keeps fetching, beating and answering signals whatever a page holds.
 """
 
 from __future__ import annotations

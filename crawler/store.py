@@ -421,21 +421,22 @@ class Archive:
                 " on conflict (url) do nothing", [(u, source, stamp, run_id) for u in new])
 
     def frontier(self, source: str) -> list[str]:
-        """The source's listed documents not yet archived, oldest listing first."""
-        return [r[0] for r in self.db.execute("select url from frontier where source = ? order by rowid",
-                                              [source])]
+        """The source's listed documents waiting to be archived, oldest listing first."""
+        return [r[0] for r in self.db.execute("select url from frontier where source = ? and tries < ?"
+                                              " order by rowid", [source, FRONTIER_TRIES])]
 
     def backlog(self, source: str) -> int:
         """How many listed documents of ``source`` wait in the frontier."""
-        return int(self.db.execute("select count(*) from frontier where source = ?", [source]).fetchone()[0])
+        return int(self.db.execute("select count(*) from frontier where source = ? and tries < ?",
+                                   [source, FRONTIER_TRIES]).fetchone()[0])
 
     def frontier_failed(self, url: str, reason: str, *, permanent: bool) -> None:
-        """A listed URL could not be archived this run. It stays for the next runs, except one that
-        failed permanently (404, refused …) in FRONTIER_TRIES runs: a broken link, not a backlog."""
+        """A listed URL could not be archived this run. It waits for the next runs, except one
+        that failed permanently (404, refused …) in FRONTIER_TRIES runs: a broken link, not a
+        backlog. Its row stays, so listing it again does not bring it back."""
         with self.db.atomic():
             self.db.execute("update frontier set tries = tries + ?, error = ? where url = ?",
                             [int(permanent), reason, url])
-            self.db.execute("delete from frontier where url = ? and tries >= ?", [url, FRONTIER_TRIES])
 
     def known(self, urls: Iterable[str]) -> set[str]:
         """Those of ``urls`` already in the archive."""

@@ -13,7 +13,9 @@ Usage::
 
 ``fn`` and its arguments travel by pickle: ``fn`` must be a module-level function (or a
 ``functools.partial`` of one), and so must anything it returns. One pool serves a process: create
-it where the work starts (``crawl``, the scheduler) and pass it down; nothing here is global.
+it where the work starts (``crawl``, the scheduler) and pass it down; nothing here is global. As with
+any start method but ``fork``, a script that starts workers must guard its entry point with
+``if __name__ == "__main__":`` (each worker imports the main script; ``python -m`` is exempt).
 
 Workers start on first use, up to ``size`` (the usable cores by default), and are started with
 ``forkserver`` (``spawn`` where there is none): forking a process that runs an event loop and
@@ -50,6 +52,8 @@ T = TypeVar("T")
 #: Bytes of address space a worker may map (RLIMIT_AS): room for a parser's tree of a large
 #: page, not for a runaway one. A call that needs more fails with WorkerCrashed.
 DEFAULT_MEMORY_LIMIT = 1 << 30
+#: Modules the forkserver imports before forking workers.
+PRELOAD = ("crawler.workers", "crawler.extract", "crawler.discover")
 #: Seconds to wait for a worker to exit after being asked to, before it is killed.
 _EXIT_GRACE = 1.0
 
@@ -126,8 +130,13 @@ class WorkerPool:
         self.size = max(1, size or default_size())
         self.memory_limit = memory_limit
         self.max_calls = max_calls
-        methods = multiprocessing.get_all_start_methods()
-        self._context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            self._context: BaseContext = multiprocessing.get_context("forkserver")
+            # The process's forkserver (started with the first worker) imports the parsers once;
+            # each worker is then a cheap fork of it instead of a fresh import of the package.
+            self._context.set_forkserver_preload(list(PRELOAD))  # type: ignore[attr-defined]
+        else:
+            self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._workers: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None

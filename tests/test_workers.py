@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import itertools
 import math
 import os
 import time
@@ -12,34 +11,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sitegen import loop_gap
 
 from crawler.workers import WorkerCrashed, WorkerPool, WorkerTimeout
 
 
 def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
     return asyncio.run(coro_fn())  # type: ignore[arg-type]
-
-
-async def _with_heartbeat(work: Awaitable[Any]) -> tuple[Any, float]:
-    """Await ``work`` while a heartbeat ticks every 10 ms; return its result (or exception) and the
-    longest gap between two ticks, which is how long the loop was blocked."""
-    ticks: list[float] = [time.monotonic()]
-    stop = asyncio.Event()
-
-    async def beat() -> None:
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
-            ticks.append(time.monotonic())
-
-    beating = asyncio.create_task(beat())
-    try:
-        result: Any = await work
-    except Exception as e:  # noqa: BLE001 - returned for the test to check
-        result = e
-    finally:
-        stop.set()
-        await beating
-    return result, max(b - a for a, b in itertools.pairwise(ticks))
 
 
 def test_a_call_returns_its_result_and_raises_its_exception() -> None:
@@ -59,7 +37,7 @@ def test_a_hanging_call_is_killed_at_its_deadline_while_the_loop_keeps_beating()
         async with WorkerPool(1) as pool:
             await pool.run(math.sqrt, 1.0, timeout=30)  # the worker is up before the clock starts
             started = time.monotonic()
-            error, gap = await _with_heartbeat(pool.run(time.sleep, 3600, timeout=0.5))
+            error, gap = await loop_gap(pool.run(time.sleep, 3600, timeout=0.5))
             assert isinstance(error, WorkerTimeout) and "0.5 s" in str(error)
             assert time.monotonic() - started < 5
             assert gap < 0.3, f"the event loop was blocked for {gap:.2f} s"
