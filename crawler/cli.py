@@ -19,7 +19,7 @@ from . import config as config_mod
 from .config import ConfigError, Source
 from .crawl import RunReport, crawl
 from .extract import Document, extract
-from .store import Archive, NotAnArchive, RunCounts
+from .store import Archive, Failure, NotAnArchive, RunCounts
 
 CONFIG_HELP = "sources.toml to read (default: $GOVARCHIVE_CONFIG, else sources.toml)."
 DB_HELP = "Archive database (default: $GOVARCHIVE_DB, else archive/govarchive.db)."
@@ -429,15 +429,18 @@ def summary(reports: list[RunReport], seconds: float, archive: Archive | None = 
     line = (f"{len(reports)} source{'s' if len(reports) != 1 else ''}: {total.new} new, "
             f"{total.changed} changed, {total.unchanged} unchanged, {total.removed} removed, "
             f"{total.failed} failed in {seconds:.1f}s")
-    reasons = ""
-    if total.failed and archive is not None:
-        from .notify import failure_summary
-
-        reasons = failure_summary(archive.run_failures(r.run_id for r in reports))
+    if total.deferred:
+        line += f"; {total.deferred} deferred to the next crawl"
+    failures: list[Failure] = []
+    if (total.failed or flagged) and archive is not None:  # documents, or list pages and robots.txt
+        failures = archive.run_failures(r.run_id for r in reports)
     if flagged:
         line += f" ({flagged} source{'s' if flagged != 1 else ''} flagged: see the runs table)"
-    if reasons:
-        line += f"\n{total.failed} failed: {reasons}"
+    if failures:
+        from .notify import failure_summary
+
+        n = len(failures)
+        line += f"\n{n} request{'s' if n != 1 else ''} failed: {failure_summary(failures)}"
     return line
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sitegen import Site, column, document, loop_gap, serve
+from testsite import Site, column, document, loop_gap, serve
 
 from crawler.cli import _Progress, cli
 from crawler.config import Settings, Source
@@ -123,16 +123,16 @@ def test_a_listed_link_that_stays_broken_leaves_the_frontier_after_some_runs(tmp
 # -- item 12: a time budget per run; a failed URL is tried again later in the run ----------------
 
 def test_a_run_past_its_time_budget_defers_the_rest_to_the_next_run(tmp_path: Path) -> None:
-    site = column_site(12, per_page=12)
-    for i, p in enumerate(paths(12)):  # a slow server: 0.3 s a document
-        site.pages[p] = lambda n, i=i: (time.sleep(0.3), (200, document(i)))[1]
+    site = column_site(16, per_page=16)
+    for i, p in enumerate(paths(16)):  # a slow server: 0.5 s a document, 2 s for the 16 (4 at once)
+        site.pages[p] = lambda n, i=i: (time.sleep(0.5), (200, document(i)))[1]
     with serve(site), Archive(tmp_path / "a.db") as archive:
         source = Source("col", (site.url("/col/index.html"),), Settings(**{**vars(FAST), "run_budget": 1.0}))
         started = time.monotonic()
         first = run(source, archive)
         assert time.monotonic() - started < 4
         assert first.counts.deferred > 0 and first.counts.failed == 0 and not first.errors
-        assert first.counts.new + first.counts.deferred == 12
+        assert first.counts.new + first.counts.deferred == 16
         assert archive.db["runs"].get(first.run_id)["deferred"] == first.counts.deferred
         second = run(dataclass_replace(source, run_budget=3600.0), archive)
         assert second.counts.new == first.counts.deferred and second.counts.deferred == 0

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sitegen import loop_gap
+from testsite import loop_gap
 
 from crawler.workers import WorkerCrashed, WorkerPool, WorkerTimeout
 
