@@ -30,7 +30,7 @@ from .discover import discover
 from .encoding import charset_from_content_type
 from .extract import extract
 from .fetch import FetchResult
-from .store import Archive
+from .store import Archive, StoredFile
 from .urls import Scope, canonical
 
 __all__ = ["ImportReport", "WarcError", "import_warcs"]
@@ -98,10 +98,13 @@ def import_warcs(archive: Archive, paths: Sequence[str | Path], sources: Sequenc
         if not doc.body and not doc.attachments:
             counts["skipped: empty page"] += 1
             continue
-        downloads: dict[str, FetchResult | str] = {}
-        if s.attachments:
-            downloads = {a.url: got.result() for a in doc.attachments
-                         if (got := _load(files.get(a.url))) is not None}
+        downloads: dict[str, StoredFile | str] = {}
+        for a in doc.attachments if s.attachments else ():
+            got = _load(files.get(a.url))
+            if got is not None:  # kept at once, so one file at a time is held in memory
+                file = got.result()
+                downloads[a.url] = archive.store_file(file.content, file.headers.get("content-type", ""),
+                                                      file.fetched_at.isoformat(timespec="seconds"))
         outcome, _ = archive.save(target.name, response.result(), doc, downloads=downloads)
         counts[outcome] += 1
     return ImportReport(counts["new"], counts["changed"], counts["unchanged"],
