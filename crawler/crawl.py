@@ -339,7 +339,7 @@ class _Run:
         try:
             doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
                                       body_selector=self.source.settings.body_selector,
-                                      encoding=result.charset)
+                                      encoding=result.charset, today=today)
         except WorkerError as e:
             # Too slow or too big to parse (say, deeply nested markup): a failure of this URL only.
             self._record(result.attempts, state, failure=f"unreadable: {e}", outcome="unreadable")

@@ -1,0 +1,91 @@
+"""Attachments: links to documents and archives inside the body or in the blocks just after it."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborNode
+
+from .model import Attachment
+from .rules import ATTACHMENT_EXTENSIONS, BODY_NOISE_MARKERS, RELATED_LABELS
+from .tree import clean, name_of, squeeze
+
+__all__ = ["find_attachments", "is_attachment", "is_page_link", "url_path"]
+
+#: Blocks after the container looked at, per level, and how many levels up.
+_FOLLOWING_PER_LEVEL = 3
+_FOLLOWING_LEVELS = 2
+_NOT_LINKS = ("javascript:", "mailto:", "#")
+
+
+def find_attachments(container: LexborNode, base: str) -> tuple[Attachment, ...]:
+    """Links to documents/archives inside the body or in the blocks just after it."""
+    found: dict[str, str] = {}
+    scopes = [container] + [b for b in _following_blocks(container) if not _is_noise_block(b)]
+    for scope in scopes:
+        for a in scope.css("a[href]"):
+            href = (a.attributes.get("href") or "").strip()
+            if not is_attachment(href):
+                continue
+            url = _absolute(base, href)
+            text = clean(a.text()) or clean(a.attributes.get("title") or "")
+            if len(text) > len(found.get(url, "")):  # the fullest name of the file wins
+                found[url] = text
+            found.setdefault(url, "")
+    return tuple(Attachment(url=u, text=t or u.rsplit("/", 1)[-1]) for u, t in found.items())
+
+
+def _is_noise_block(node: LexborNode) -> bool:
+    """A related-links list, a share bar … (by its id/class or by its first line)."""
+    if any(marker in name_of(node) for marker in BODY_NOISE_MARKERS):
+        return True
+    return squeeze(node.text()[:40]).startswith(RELATED_LABELS)
+
+
+def _following_blocks(container: LexborNode) -> list[LexborNode]:
+    out = []
+    node: LexborNode | None = container
+    for _ in range(_FOLLOWING_LEVELS):
+        if node is None:
+            break
+        sib, count = node.next, 0
+        while sib is not None and count < _FOLLOWING_PER_LEVEL:
+            if sib.is_element_node:
+                out.append(sib)
+                count += 1
+            sib = sib.next
+        node = node.parent
+        if node is None or node.tag in ("body", "html"):
+            break
+    return out
+
+
+def is_attachment(href: str) -> bool:
+    if not href or href.startswith(_NOT_LINKS):
+        return False
+    path = url_path(href)
+    ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return ext in ATTACHMENT_EXTENSIONS
+
+
+def is_page_link(href: str) -> bool:
+    """A link to another page (not an anchor, script, mail address or file)."""
+    href = href.strip()
+    return bool(href) and not href.startswith(_NOT_LINKS) and not is_attachment(href)
+
+
+def url_path(url: str) -> str:
+    """The path of a URL; a malformed URL (bad IPv6 host, odd netloc) gives its text before ?/#."""
+    if not url:
+        return ""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def _absolute(base: str, href: str) -> str:
+    try:
+        return urljoin(base, href) if base else href
+    except ValueError:
+        return href

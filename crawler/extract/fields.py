@@ -1,0 +1,87 @@
+"""The 信息公开 metadata block: the label/value table or list around 索引号/发布机构/文号 …, read
+into ``fields`` and taken out of the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborNode
+
+from .render import render_lines
+from .rules import FIELD_ANCHORS, FIELD_LABEL, FIELD_LABELS, FIELD_PAIR, MAX_FIELD_BLOCK_CHARS, MIN_FIELD_LABELS
+from .tree import clean, squeeze
+
+__all__ = ["Fields", "find_fields"]
+
+#: Text nodes holding an anchor label looked at, per label.
+_ANCHOR_NODES = 4
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields read (label → value) and the element that held them (None when none did)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    block: LexborNode | None = None
+
+
+def find_fields(root: LexborNode, page_text: str) -> Fields:
+    """The 信息公开 fields and the element holding them."""
+    if not any(anchor in page_text for anchor in FIELD_ANCHORS):
+        return Fields()
+    block = _field_block(root)
+    if block is None:
+        return Fields()
+    return Fields(parse_fields(render_lines(block)), block)
+
+
+def _field_block(root: LexborNode) -> LexborNode | None:
+    """The smallest element around an anchor label that holds several field labels."""
+    for anchor in FIELD_ANCHORS:
+        for node in _text_nodes_with(root, anchor):
+            block = _grow_field_block(node)
+            if block is not None:
+                return block
+    return None
+
+
+def _text_nodes_with(root: LexborNode, needle: str) -> list[LexborNode]:
+    found = []
+    for node in root.traverse(include_text=True):
+        if node.is_text_node and needle in (node.text_content or ""):
+            found.append(node)
+            if len(found) >= _ANCHOR_NODES:
+                break
+    return found
+
+
+def _grow_field_block(node: LexborNode) -> LexborNode | None:
+    """Climb from the anchor while each step brings in more labels (and stays small)."""
+    best, best_count = None, 0
+    parent = node.parent
+    while parent is not None and parent.tag not in ("body", "html"):
+        text = parent.text()
+        if len(squeeze(text)) > MAX_FIELD_BLOCK_CHARS:
+            break
+        count = len(set(FIELD_LABEL.findall(text)))
+        if count > best_count and count >= MIN_FIELD_LABELS:
+            best, best_count = parent, count
+        elif best is not None:
+            break
+        parent = parent.parent
+    return best
+
+
+def parse_fields(lines: list[str]) -> dict[str, str]:
+    """``label：value`` pairs; a label cell followed by a value cell counts too."""
+    fields: dict[str, str] = {}
+    cells = [c.strip() for line in lines for c in line.split("\t")]
+    text = "\t".join(cells)
+    for label, value in FIELD_PAIR.findall(text):
+        if label not in fields and (value or label in FIELD_LABELS):
+            fields[label] = clean(value)
+    for i, cell in enumerate(cells[:-1]):  # label cell, value cell
+        label = cell.rstrip(":： ")
+        if label in FIELD_LABELS and not fields.get(label) and not FIELD_LABEL.match(cells[i + 1]):
+            fields[label] = clean(cells[i + 1])
+    return {k: v for k, v in fields.items() if v and (k in FIELD_LABELS or len(k) <= 6)}

@@ -1,0 +1,169 @@
+"""The parsed page: bounded parsing, removal of what is never content, ``<head>`` values, and the
+small questions about nodes (where is it, what is it called) the other modules ask."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .rules import (HIDDEN_CLASSES, HIDDEN_STYLE, HTML_CONTAINERS, JUNK_TAGS, MAX_DEPTH,
+                    MAYBE_HIDDEN_SELECTOR, TAG_TOKEN)
+
+__all__ = ["Head", "bound_depth", "clean", "inside", "name_of", "parse", "precedes", "read_head",
+           "squeeze"]
+
+
+@dataclass(frozen=True)
+class Head:
+    """``<title>`` and the ``<meta name/property/itemprop>`` values (names lower-cased, first wins)."""
+
+    title: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def clean(text: str) -> str:
+    """Whitespace runs → one space; invisible marks dropped; ends stripped."""
+    return " ".join(_words(text)) if text else ""
+
+
+def squeeze(text: str) -> str:
+    """The text without any whitespace (for comparisons and counting)."""
+    return "".join(_words(text)) if text else ""
+
+
+def _words(text: str) -> list[str]:
+    if "\u200b" in text or "\ufeff" in text:
+        text = text.replace("\u200b", "").replace("\ufeff", "")
+    return text.split()
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+def bound_depth(html: str) -> str:
+    """``html`` with start tags nested deeper than :data:`MAX_DEPTH` dropped (and their end tags).
+
+    One pass over the tags, counting the elements that nest (not void ones, not the ones a
+    sibling start tag closes); comments and raw text are skipped whole. A page within the bound
+    comes back unchanged (the same object)."""
+    if html.count("<") <= MAX_DEPTH:
+        return html
+    depth = 0
+    opened: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    cuts: list[tuple[int, int]] = []
+    for m in TAG_TOKEN.finditer(html):
+        name = m.group(3)
+        if name is None:
+            continue
+        name = name.lower()
+        if m.group(2):  # an end tag
+            if dropped[name]:
+                dropped[name] -= 1
+                cuts.append(m.span())
+            elif opened[name]:
+                opened[name] -= 1
+                depth -= 1
+        elif not m.group(4).endswith("/") or name in HTML_CONTAINERS:
+            if depth >= MAX_DEPTH:
+                dropped[name] += 1
+                cuts.append(m.span())
+            else:
+                opened[name] += 1
+                depth += 1
+    return _cut(html, cuts) if cuts else html
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    parts, last = [], 0
+    for start, end in spans:
+        parts.append(text[last:start])
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def parse(html: str, *, drop_hidden: bool) -> LexborHTMLParser:
+    """The page parsed (depth bounded), without scripts, styles, form controls and, when asked,
+    hidden elements (inline style, ``hidden``, ng-hide …)."""
+    tree = LexborHTMLParser(bound_depth(html))
+    _remove(tree, ", ".join(JUNK_TAGS))
+    if drop_hidden:
+        for node in tree.css(MAYBE_HIDDEN_SELECTOR):
+            style = node.attrs.get("style") or ""
+            if (HIDDEN_STYLE.search(style) or "hidden" in node.attrs) and node.tag not in ("html", "body"):
+                node.decompose()
+        _remove(tree, ", ".join(HIDDEN_CLASSES))
+    return tree
+
+
+def _remove(tree: LexborHTMLParser, selector: str) -> None:
+    # Lexbor only unlinks removed nodes, so removing a node inside an already removed one is safe.
+    for node in tree.css(selector):
+        if node.tag not in ("html", "body"):
+            node.decompose()
+
+
+def read_head(tree: LexborHTMLParser) -> Head:
+    meta: dict[str, str] = {}
+    for node in tree.css("meta"):
+        attrs = node.attributes
+        name = (attrs.get("name") or attrs.get("property") or attrs.get("itemprop") or "").strip()
+        content = clean(attrs.get("content") or "")
+        if name and content and name.lower() not in meta:
+            meta[name.lower()] = content
+    title_node = tree.css_first("title")
+    return Head(title=clean(title_node.text()) if title_node else "", meta=meta)
+
+
+def url_from_comments(start: str, patterns: tuple[re.Pattern[str], ...]) -> str:
+    """The page's own URL, as a browser's "save as" or HTTrack wrote it in a comment."""
+    for pattern in patterns:
+        m = pattern.search(start)
+        if m:
+            found = m.group(1)
+            return found if "://" in found else "http://" + found
+    return ""
+
+
+# -- nodes -------------------------------------------------------------------------------------
+
+def name_of(node: LexborNode) -> str:
+    """The node's class and id, lower-cased (where widgets say what they are)."""
+    return ((node.attrs.get("class") or "") + " " + (node.id or "")).lower()
+
+
+def inside(node: LexborNode | None, container: LexborNode) -> bool:
+    """Whether ``node`` is ``container`` or within it."""
+    target = container.mem_id
+    while node is not None:
+        if node.mem_id == target:
+            return True
+        node = node.parent
+    return False
+
+
+def _path(node: LexborNode | None) -> list[LexborNode]:
+    path = []
+    while node is not None:
+        path.append(node)
+        node = node.parent
+    return path[::-1]
+
+
+def precedes(a: LexborNode, b: LexborNode) -> bool:
+    """Whether element ``a`` comes before element ``b`` in document order (neither inside the other)."""
+    pa, pb = _path(a), _path(b)
+    i = 0
+    while i < min(len(pa), len(pb)) and pa[i].mem_id == pb[i].mem_id:
+        i += 1
+    if i >= len(pa) or i >= len(pb):
+        return False
+    target, sib = pb[i].mem_id, pa[i].next
+    while sib is not None:
+        if sib.mem_id == target:
+            return True
+        sib = sib.next
+    return False
