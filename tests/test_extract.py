@@ -267,3 +267,30 @@ def test_related_articles_inside_the_container_are_dropped():
     assert doc.body.split("\n") == ["正文第一段，介绍本次工作的总体情况和主要成效。", "正文最后一段，提出下一步工作要求。",
                                      "附件：工作方案.pdf"]
     assert doc.attachments == (Attachment("http://www.example.gov.cn/f/a.pdf", "工作方案.pdf"),)
+
+
+def test_word_table_page_is_the_table_not_the_sidebar():
+    # The whole content is a table pasted from Word (MsoNormal paragraphs in short cells, mso-
+    # styles); a sidebar of Q&A paragraphs before the heading has more prose than the table.
+    doc = page("word_table_penalty.html", "http://www.example.gov.cn/zwgk/xzcf/202308/t20230814_1.html")
+    assert doc.title == "样例县农业农村局行政处罚信息公开表"
+    assert doc.published == dt.date(2023, 8, 14)
+    assert doc.body.split("\n") == [
+        "行政处罚决定书文号\t样农罚〔2023〕7号", "案件名称\t某农资店经营假农药案", "违法企业名称\t样例县某农资店",
+        "主要违法事实\t经营假农药50公斤", "处罚依据\t《农药管理条例》第五十五条", "处罚结果\t没收假农药，罚款5000元",
+        "作出处罚的机关和日期\t样例县农业农村局2023年8月10日",
+    ]
+    assert "问：" not in doc.body and "答：" not in doc.body
+    assert_clean(doc.body)
+
+
+def test_table_of_short_cells_after_the_heading_beats_sidebar_prose():
+    # No cell holds 8 characters: the cells of a row count together.
+    sidebar = "".join(f"<p>问：第{i}个常见问题是什么，应当怎样办理？答：按照有关规定，到政务服务中心窗口办理。</p>"
+                      for i in range(3))
+    rows = "".join(f"<tr><td><p class=MsoNormal>{i}</p></td><td><p class=MsoNormal>样例村张{i}</p></td>"
+                   f"<td><p class=MsoNormal>{i}200元</p></td></tr>" for i in range(1, 9))
+    html = (f"<html><head><title>补贴发放名单_样例镇</title></head><body><div class='l'>{sidebar}</div>"
+            f"<div class='r'><h1>补贴发放名单</h1><div class='c'><table>{rows}</table></div></div></body></html>")
+    doc = extract(html.encode())
+    assert doc.body.split("\n")[:2] == ["1\t样例村张1\t1200元", "2\t样例村张2\t2200元"] and "问：" not in doc.body

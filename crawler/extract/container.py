@@ -125,6 +125,8 @@ def _by_density(root: LexborNode, anchor: LexborNode | None) -> LexborNode | Non
         return None
     ranked = sorted(scores.values(), key=lambda c: c.score, reverse=True)
     best = max(ranked[:TOP_CANDIDATES], key=_weighted)
+    if anchor is not None and precedes(best.node, anchor):
+        best = _after_anchor(ranked, anchor, best)
     return _widen_to_attachments(best.node)
 
 
@@ -177,7 +179,15 @@ def _block_of(node: LexborNode) -> tuple[LexborNode | None, bool]:
     while parent is not None and parent.tag in INLINE_TAGS:
         in_link = in_link or parent.tag == "a"
         parent = parent.parent
+    if parent is not None and parent.tag in ("p", "div") and _tag(parent.parent) in ("td", "th"):
+        parent = parent.parent  # a paragraph in a cell (tables pasted from Word) is the cell's text
+    if parent is not None and parent.tag in ("td", "th") and _tag(parent.parent) == "tr":
+        parent = parent.parent  # the cells of a row are one line of text
     return parent, in_link
+
+
+def _tag(node: LexborNode | None) -> str:
+    return (node.tag or "") if node is not None else ""
 
 
 def _pass_up(scores: dict[int, _Candidate], block: LexborNode, points: float) -> None:
