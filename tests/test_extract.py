@@ -294,3 +294,17 @@ def test_table_of_short_cells_after_the_heading_beats_sidebar_prose():
             f"<div class='r'><h1>补贴发放名单</h1><div class='c'><table>{rows}</table></div></div></body></html>")
     doc = extract(html.encode())
     assert doc.body.split("\n")[:2] == ["1\t样例村张1\t1200元", "2\t样例村张2\t2200元"] and "问：" not in doc.body
+
+
+def test_related_article_dates_are_not_the_page_date():
+    # The 信息公开 block gives 生成日期; the 关联稿件 list after the body has 发布日期 lines of its own.
+    doc = page("related_generated_date.html", "http://www.example.gov.cn/col/col1229/art_1229_5023456.html")
+    assert doc.fields["生成日期"] == "2024-05-10"
+    assert doc.published == dt.date(2024, 5, 10)
+    assert doc.body.endswith("二、加强农资供应保障，做好种子、化肥储备调运。\n样例市农业农村局")
+    assert "秋冬种" not in doc.body
+    # Without the block, a related item's date is still never the page's: the URL's is.
+    raw = (FIXTURES / "related_generated_date.html").read_bytes()
+    start, end = raw.index(b"<table"), raw.index(b"</table>") + len(b"</table>")
+    doc = extract(raw[:start] + raw[end:], "http://www.example.gov.cn/art/2024/5/10/art_1229_5023456.html")
+    assert doc.published == dt.date(2024, 5, 10)

@@ -12,7 +12,7 @@ from .fields import find_fields
 from .meta import Around, find_title, published, publisher, title_heading, title_nodes
 from .model import Attachment, Document
 from .render import clean_container, render_body
-from .rules import BAD_CHAR, MAX_BAD_CHAR_SHARE, NOT_HTML_MAGIC, PAGE_URL
+from .rules import BAD_CHAR, MAX_BAD_CHAR_SHARE, NOT_HTML_MAGIC, PAGE_URL, RELATED_HEADING
 from .tree import parse, read_head, url_from_comments
 
 __all__ = ["Options", "read_bytes"]
@@ -88,6 +88,9 @@ def read_page(text: str, url: str, options: Options, *, drop_hidden: bool) -> Do
     if not body and not problem:
         problem = "no body found"
     opening = container.text(separator="\n")[:_OPENING_CHARS] if container is not None else ""
+    related = RELATED_HEADING.search(after)
+    if related:  # what follows is about other pages
+        after = after[:related.start()]
     around = Around(before=before, after=after, opening=opening, fields=fields.values)
     return Document(title=title, published=published(root, around, head.meta, url, options.today),
                     publisher=publisher(fields.values, before, head.meta), body=body,

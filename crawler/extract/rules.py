@@ -93,7 +93,7 @@ FIELD_LABELS = (
     "文号", "发文字号", "发文文号", "主题分类", "主题词", "体裁分类", "组配分类", "服务对象",
     "信息分类", "内容分类", "公文种类", "成文日期", "发文日期", "印发日期", "发布日期", "公开日期",
     "生效日期", "失效日期", "废止日期", "施行日期", "有效性", "时效性", "是否有效", "公开方式",
-    "公开范围", "公开形式", "公开时限", "关键词", "名称", "标题", "所属机构", "信息来源",
+    "公开范围", "公开形式", "公开时限", "关键词", "名称", "标题", "所属机构", "信息来源", "生成日期",
 )
 #: Labels strong enough to anchor the search for the metadata block.
 FIELD_ANCHORS = ("索引号", "发布机构", "发文机关", "成文日期", "主题分类", "发文字号", "有效性")
@@ -109,7 +109,7 @@ LOOSE_DATE_LABELS = ("日期", "时间", "更新时间", "更新日期")
 NOT_PUBLISH_DATE = ("成文", "印发", "生效", "失效", "废止", "施行", "开标", "截止", "报名", "开始",
                     "结束", "签署", "通过", "实施", "会议", "活动", "申请", "受理")
 #: Fields holding the publish date, in order of trust.
-PUBLISH_DATE_FIELDS = ("发布日期", "公开日期", "发布时间")
+PUBLISH_DATE_FIELDS = ("发布日期", "公开日期", "发布时间", "生成日期")
 #: ``<meta name=…>`` holding the publish date / title / source, in order of trust.
 META_DATE_NAMES = ("pubdate", "publishdate", "firstpublishedtime", "article:published_time",
                    "og:release_date", "datepublished", "dc.date", "maketime")
@@ -172,6 +172,10 @@ WEAK_FOOTER_MARKERS = ("主办单位", "承办单位", "技术支持", "运行�
 #: Headings of related-content blocks (never the document, never its attachments).
 RELATED_LABELS = ("相关链接", "相关文章", "相关新闻", "相关稿件", "关联稿件", "相关阅读", "相关公告",
                   "相关解读", "相关信息", "相关文件", "推荐阅读", "热点新闻", "新闻排行", "上一篇", "下一篇")
+
+#: A line opening a related-content block: the page's text after it is other pages' (their dates
+#: are never this page's).
+RELATED_HEADING = re.compile(r"^\s*[【\[]?(?:" + "|".join(RELATED_LABELS) + ")", re.MULTILINE)
 
 #: Link targets that are attachments (documents and archives, not images).
 ATTACHMENT_EXTENSIONS = frozenset((
