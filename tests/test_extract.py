@@ -308,3 +308,20 @@ def test_related_article_dates_are_not_the_page_date():
     start, end = raw.index(b"<table"), raw.index(b"</table>") + len(b"</table>")
     doc = extract(raw[:start] + raw[end:], "http://www.example.gov.cn/art/2024/5/10/art_1229_5023456.html")
     assert doc.published == dt.date(2024, 5, 10)
+
+
+def test_issue_date_and_publish_date_are_both_kept_and_published_is_the_publish_date():
+    # 发布日期 in the line under the heading; 发文日期 (the date the document was issued) in the
+    # 信息公开 table after it, whose label cells have no colons.
+    doc = page("issued_and_published.html", "http://www.example.gov.cn/zwgk/wjk/content_4567.html")
+    assert doc.fields == {"索引号": "000014349/2024-00031", "主题分类": "综合政务", "发文机关": "样例省人民政府办公厅",
+                          "发文字号": "样政办发〔2024〕9号", "发文日期": "2024-02-28", "有效性": "有效"}
+    assert doc.published == dt.date(2024, 3, 5)
+    assert doc.publisher == "样例省人民政府办公厅"
+    assert doc.body.startswith("各市、县人民政府，省政府各部门、各直属机构：")
+    assert doc.body.endswith("样例省人民政府办公厅\n2024年2月28日")
+    both = extract(b"<html><body><table><tr><td>\xe7\xb4\xa2\xe5\xbc\x95\xe5\x8f\xb7\xef\xbc\x9aA-1</td></tr>"
+                   + "<tr><td>成文日期：2024-01-30</td><td>发布日期：2024-02-02</td><td>发布机构：样例局</td></tr>"
+                     "</table><div id='zoom'><p>正文第一段，内容足够长，可以被识别为正文内容。</p></div></body></html>".encode())
+    assert both.fields["成文日期"] == "2024-01-30" and both.fields["发布日期"] == "2024-02-02"
+    assert both.published == dt.date(2024, 2, 2)

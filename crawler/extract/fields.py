@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborNode
 
 from .render import render_lines
-from .rules import FIELD_ANCHORS, FIELD_LABEL, FIELD_LABELS, FIELD_PAIR, MAX_FIELD_BLOCK_CHARS, MIN_FIELD_LABELS
+from .rules import (FIELD_ANCHORS, FIELD_LABEL, FIELD_LABEL_CELL, FIELD_LABELS, FIELD_PAIR, MAX_CHARS_PER_NEW_LABEL,
+                    MAX_FIELD_BLOCK_CHARS, MIN_FIELD_LABELS)
 from .tree import clean, squeeze
 
 __all__ = ["Fields", "find_fields"]
@@ -56,20 +57,31 @@ def _text_nodes_with(root: LexborNode, needle: str) -> list[LexborNode]:
 
 
 def _grow_field_block(node: LexborNode) -> LexborNode | None:
-    """Climb from the anchor while each step brings in more labels (and stays small)."""
-    best, best_count = None, 0
+    """Climb from the anchor while each step brings in more labels, and little else with them
+    (and the block stays small)."""
+    best, best_count, best_chars = None, 0, 0
     parent = node.parent
     while parent is not None and parent.tag not in ("body", "html"):
         text = parent.text()
-        if len(squeeze(text)) > MAX_FIELD_BLOCK_CHARS:
+        chars = len(squeeze(text))
+        if chars > MAX_FIELD_BLOCK_CHARS:
             break
-        count = len(set(FIELD_LABEL.findall(text)))
-        if count > best_count and count >= MIN_FIELD_LABELS:
-            best, best_count = parent, count
+        count = _count_labels(parent, text)
+        if best is None and count >= MIN_FIELD_LABELS:
+            best, best_count, best_chars = parent, count, chars
         elif best is not None:
-            break
+            if count <= best_count or chars - best_chars > MAX_CHARS_PER_NEW_LABEL * (count - best_count):
+                break
+            best, best_count, best_chars = parent, count, chars
         parent = parent.parent
     return best
+
+
+def _count_labels(node: LexborNode, text: str) -> int:
+    """Distinct field labels in ``node``: followed by a colon, or alone in a cell or line."""
+    labels = set(FIELD_LABEL.findall(text))
+    labels.update(FIELD_LABEL_CELL.findall(node.text(separator="\n")))
+    return len(labels)
 
 
 def parse_fields(lines: list[str]) -> dict[str, str]:

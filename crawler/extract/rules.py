@@ -101,12 +101,16 @@ FIELD_ANCHORS = ("索引号", "发布机构", "发文机关", "成文日期", "�
 MIN_FIELD_LABELS = 3
 #: A metadata block is small; larger ancestors are the page.
 MAX_FIELD_BLOCK_CHARS = 1200
+#: Growing past the first block with enough labels, each label an ancestor adds may come with at
+#: most this much other text (more is the page around the block: a heading, an info line, a body).
+MAX_CHARS_PER_NEW_LABEL = 80
 
-#: Date labels, in order of trust. 成文日期 and the like are never the publish date.
+#: Date labels, in order of trust. 成文日期/发文日期 (when the document was written or issued) and
+#: the like are never the publish date; they stay in the fields.
 PUBLISH_DATE_LABELS = ("发布日期", "发布时间", "发表日期", "发表时间", "公开日期", "公开时间",
-                       "发稿时间", "发稿日期", "上网时间", "上网日期", "刊发时间", "公告时间", "发文日期")
+                       "发稿时间", "发稿日期", "上网时间", "上网日期", "刊发时间", "公告时间")
 LOOSE_DATE_LABELS = ("日期", "时间", "更新时间", "更新日期")
-NOT_PUBLISH_DATE = ("成文", "印发", "生效", "失效", "废止", "施行", "开标", "截止", "报名", "开始",
+NOT_PUBLISH_DATE = ("成文", "发文", "印发", "生效", "失效", "废止", "施行", "开标", "截止", "报名", "开始",
                     "结束", "签署", "通过", "实施", "会议", "活动", "申请", "受理")
 #: Fields holding the publish date, in order of trust.
 PUBLISH_DATE_FIELDS = ("发布日期", "公开日期", "发布时间", "生成日期")
@@ -199,6 +203,9 @@ WEAK_META_LINE_LABEL = re.compile(_NOT_AFTER_CJK + "(" + "|".join(
 FIELD_LABEL = re.compile("(" + "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
                           + r")\s*[:：]")
 FIELD_LABEL_ALONE = re.compile(_NOT_AFTER_CJK + FIELD_LABEL.pattern)
+#: A label standing alone as a line or cell, without a colon (a table's label cells).
+FIELD_LABEL_CELL = re.compile(r"^\s*(" + "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
+                              + r")\s*[:：]?\s*$", re.MULTILINE)
 _KNOWN_LABEL = "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
 FIELD_PAIR = re.compile(r"(" + _KNOWN_LABEL + r"|(?:^|(?<=[\t\n ]))[\u4e00-\u9fff]{2,8})\s*[:：]\s*"
                          r"([^\t\n]*?)\s*(?=[\t\n]|(?:" + _KNOWN_LABEL + r")\s*[:：]|$)", re.MULTILINE)
