@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborNode
 
+from ..text import clean, squeeze
+from ..urls import SKIP_SCHEMES, resolve
 from .model import Attachment
 from .rules import ATTACHMENT_EXTENSIONS, BODY_NOISE_MARKERS, RELATED_LABELS
-from .tree import clean, name_of, squeeze
+from .tree import name_of
 
 __all__ = ["find_attachments", "is_attachment", "is_page_link", "url_path"]
 
 #: Blocks after the container looked at, per level, and how many levels up.
 _FOLLOWING_PER_LEVEL = 3
 _FOLLOWING_LEVELS = 2
-_NOT_LINKS = ("javascript:", "mailto:", "#")
 
 
 def find_attachments(container: LexborNode, base: str) -> tuple[Attachment, ...]:
@@ -27,7 +28,9 @@ def find_attachments(container: LexborNode, base: str) -> tuple[Attachment, ...]
             href = (a.attributes.get("href") or "").strip()
             if not is_attachment(href):
                 continue
-            url = _absolute(base, href)
+            url = resolve(base, href) if base else href
+            if url is None:
+                continue
             text = clean(a.text()) or clean(a.attributes.get("title") or "")
             if len(text) > len(found.get(url, "")):  # the fullest name of the file wins
                 found[url] = text
@@ -61,7 +64,7 @@ def _following_blocks(container: LexborNode) -> list[LexborNode]:
 
 
 def is_attachment(href: str) -> bool:
-    if not href or href.startswith(_NOT_LINKS):
+    if not href or href.lower().startswith(SKIP_SCHEMES):
         return False
     path = url_path(href)
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
@@ -69,9 +72,9 @@ def is_attachment(href: str) -> bool:
 
 
 def is_page_link(href: str) -> bool:
-    """A link to another page (not an anchor, script, mail address or file)."""
+    """A link to another page (not an anchor, script, mail address … or file)."""
     href = href.strip()
-    return bool(href) and not href.startswith(_NOT_LINKS) and not is_attachment(href)
+    return bool(href) and not href.lower().startswith(SKIP_SCHEMES) and not is_attachment(href)
 
 
 def url_path(url: str) -> str:
@@ -82,10 +85,3 @@ def url_path(url: str) -> str:
         return urlsplit(url).path
     except ValueError:
         return url.split("?", 1)[0].split("#", 1)[0]
-
-
-def _absolute(base: str, href: str) -> str:
-    try:
-        return urljoin(base, href) if base else href
-    except ValueError:
-        return href

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from ..text import clean
 from .rules import (HIDDEN_CLASSES, HIDDEN_STYLE, HTML_CONTAINERS, JUNK_TAGS, MAX_DEPTH,
                     MAYBE_HIDDEN_SELECTOR, TAG_TOKEN)
 
-__all__ = ["Head", "bound_depth", "clean", "inside", "name_of", "parse", "precedes", "read_head",
-           "squeeze"]
+__all__ = ["Head", "bound_depth", "inside", "name_of", "parse", "precedes", "read_head", "url_from_comments"]
 
 
 @dataclass(frozen=True)
@@ -22,22 +22,6 @@ class Head:
 
     title: str = ""
     meta: dict[str, str] = field(default_factory=dict)
-
-
-def clean(text: str) -> str:
-    """Whitespace runs → one space; invisible marks dropped; ends stripped."""
-    return " ".join(_words(text)) if text else ""
-
-
-def squeeze(text: str) -> str:
-    """The text without any whitespace (for comparisons and counting)."""
-    return "".join(_words(text)) if text else ""
-
-
-def _words(text: str) -> list[str]:
-    if "\u200b" in text or "\ufeff" in text:
-        text = text.replace("\u200b", "").replace("\ufeff", "")
-    return text.split()
 
 
 # -- parsing -----------------------------------------------------------------------------------
