@@ -10,7 +10,7 @@ from ..text import clean, squeeze
 from ..urls import SKIP_SCHEMES, resolve
 from .model import Attachment
 from .rules import ATTACHMENT_EXTENSIONS, BODY_NOISE_MARKERS, RELATED_LABELS
-from .tree import name_of
+from .tree import is_named
 
 __all__ = ["find_attachments", "is_attachment", "is_page_link", "url_path"]
 
@@ -40,7 +40,7 @@ def find_attachments(container: LexborNode, base: str) -> tuple[Attachment, ...]
 
 def _is_noise_block(node: LexborNode) -> bool:
     """A related-links list, a share bar … (by its id/class or by its first line)."""
-    if any(marker in name_of(node) for marker in BODY_NOISE_MARKERS):
+    if is_named(node, BODY_NOISE_MARKERS):
         return True
     return squeeze(node.text()[:40]).startswith(RELATED_LABELS)
 

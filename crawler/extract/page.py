@@ -88,9 +88,9 @@ def read_page(text: str, url: str, options: Options, *, drop_hidden: bool) -> Do
     if not body and not problem:
         problem = "no body found"
     opening = container.text(separator="\n")[:_OPENING_CHARS] if container is not None else ""
-    related = RELATED_HEADING.search(after)
+    related = RELATED_HEADING.search("\n" + after)
     if related:  # what follows is about other pages
-        after = after[:related.start()]
+        after = after[:max(related.start() - 1, 0)]
     around = Around(before=before, after=after, opening=opening, fields=fields.values)
     return Document(title=title, published=published(root, around, head.meta, url, options.today),
                     publisher=publisher(fields.values, before, head.meta), body=body,

@@ -12,7 +12,7 @@ from .rules import (BLOCK_TAGS, BODY_NOISE_MARKERS, FIELD_ANCHORS, FIELD_LABEL_A
                     LINE_BREAKING, LINK_LIST_SELECTOR, META_LINE_LABEL, MIN_FIELD_LABELS, MIN_LINK_LIST_DENSITY,
                     MIN_LINK_LIST_LINKS, NOISE_LINE, SIGNATURE_DATE_RE, SIGNATURE_SIBLINGS, TAG_FRAGMENT,
                     WEAK_FOOTER_MARKERS, WEAK_META_LINE_LABEL)
-from .tree import name_of
+from .tree import is_named
 
 __all__ = ["clean_container", "is_footer", "is_noise_line", "render_body", "render_lines"]
 
@@ -29,7 +29,7 @@ def clean_container(container: LexborNode) -> None:
     for node in container.css("[id], [class]"):
         if node.mem_id == container.mem_id or node.tag in ("body", "html"):
             continue
-        if any(marker in name_of(node) for marker in BODY_NOISE_MARKERS) and not _holds_much(node, container):
+        if is_named(node, BODY_NOISE_MARKERS) and not _holds_much(node, container):
             node.decompose()
     for node in container.css(LINK_LIST_SELECTOR):
         if node.mem_id != container.mem_id and _is_link_list(node):

@@ -179,7 +179,8 @@ RELATED_LABELS = ("相关链接", "相关文章", "相关新闻", "相关稿件"
 
 #: A line opening a related-content block: the page's text after it is other pages' (their dates
 #: are never this page's).
-RELATED_HEADING = re.compile(r"^\s*[【\[]?(?:" + "|".join(RELATED_LABELS) + ")", re.MULTILINE)
+#: (Searched in "\n" + text: a literal first character makes the search fast.)
+RELATED_HEADING = re.compile(r"\n[^\S\n]*[【\[]?(?:" + "|".join(RELATED_LABELS) + ")")
 
 #: Link targets that are attachments (documents and archives, not images).
 ATTACHMENT_EXTENSIONS = frozenset((
@@ -239,13 +240,16 @@ SELF_CLOSING_SIBLINGS = frozenset((
 ))
 #: ``<x/>`` opens an element anyway when x is an HTML element (SVG and MathML ones are closed).
 HTML_CONTAINERS = BLOCK_TAGS | INLINE_TAGS | {"table", "td", "th", "tr", "font", "span"}
+_NOT_NESTING = "|".join(sorted(VOID_TAGS | SELF_CLOSING_SIBLINGS, key=len, reverse=True))
+#: The quick check: a page with no run of this many start tags in a row (no end tag between) is
+#: shallow enough; real pages have runs of at most ~35.
+QUICK_RUN = MAX_DEPTH // 2
 #: Comments, raw-text elements (skipped whole) and the start and end tags of elements that nest,
 #: in one linear scan (an unclosed comment, raw-text element or tag runs to the end of the page).
 TAG_TOKEN = re.compile(
     r"<(?:!--.*?(?:-->|\Z)"
     r"|(script|style|textarea|title|xmp|iframe|noembed|noframes)\b.*?(?:</\1\s*>|\Z)"
-    r"|(/?)(?!(?:" + "|".join(sorted(VOID_TAGS | SELF_CLOSING_SIBLINGS, key=len, reverse=True))
-    + r")[\s/>])([a-zA-Z][^\s/>]*)([^>]*)(?:>|\Z))",
+    r"|(/?)(?!(?:" + _NOT_NESTING + r")[\s/>])([a-zA-Z][^\s/>]*)([^>]*)(?:>|\Z))",
     re.DOTALL | re.IGNORECASE)
 
 # Text density (readability style).

@@ -11,9 +11,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..text import clean
 from .rules import (HIDDEN_CLASSES, HIDDEN_STYLE, HTML_CONTAINERS, JUNK_TAGS, MAX_DEPTH,
-                    MAYBE_HIDDEN_SELECTOR, TAG_TOKEN)
+                    MAYBE_HIDDEN_SELECTOR, QUICK_RUN, TAG_TOKEN)
 
-__all__ = ["Head", "bound_depth", "inside", "name_of", "parse", "precedes", "read_head", "url_from_comments"]
+__all__ = ["Head", "bound_depth", "inside", "is_named", "parse", "precedes", "read_head", "url_from_comments"]
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,22 @@ class Head:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+#: Every byte but the marks of :func:`_may_be_deep` (``<`` starts a tag, 0x02 ends one).
+_NOT_MARKS = bytes(b for b in range(256) if b not in (0x02, ord("<")))
+
+
 # -- parsing -----------------------------------------------------------------------------------
 
 def bound_depth(html: str) -> str:
     """``html`` with start tags nested deeper than :data:`MAX_DEPTH` dropped (and their end tags).
 
-    One pass over the tags, counting the elements that nest (not void ones, not the ones a
-    sibling start tag closes); comments and raw text are skipped whole. A page within the bound
-    comes back unchanged (the same object)."""
-    if html.count("<") <= MAX_DEPTH:
+    A quick check first (:func:`_may_be_deep`); when it fails, one pass over the tags,
+    counting the elements that nest (not void ones, not the ones a sibling start tag closes) by
+    name; comments and raw text are skipped whole. A page within the bound comes back unchanged
+    (the same object). A page crafted to look shallow to the quick check (end tags of other names,
+    or inside scripts, between its start tags) is left to the caller's deadline
+    (:class:`crawler.workers.WorkerPool`)."""
+    if html.count("<") <= MAX_DEPTH or not _may_be_deep(html):
         return html
     depth = 0
     opened: Counter[str] = Counter()
@@ -58,6 +65,14 @@ def bound_depth(html: str) -> str:
                 opened[name] += 1
                 depth += 1
     return _cut(html, cuts) if cuts else html
+
+
+def _may_be_deep(html: str) -> bool:
+    """Whether some run of :data:`QUICK_RUN` start tags has no end tag between them (every deep
+    nest has one). In C (bytes, replace, translate): a Python loop over every tag would cost more
+    than parsing the page."""
+    marks = html.encode("utf-8", "surrogatepass").translate(None, b"\x02").replace(b"</", b"\x02")
+    return b"<" * QUICK_RUN in marks.translate(None, _NOT_MARKS)
 
 
 def _cut(text: str, spans: list[tuple[int, int]]) -> str:
@@ -114,9 +129,11 @@ def url_from_comments(start: str, patterns: tuple[re.Pattern[str], ...]) -> str:
 
 # -- nodes -------------------------------------------------------------------------------------
 
-def name_of(node: LexborNode) -> str:
-    """The node's class and id, lower-cased (where widgets say what they are)."""
-    return ((node.attrs.get("class") or "") + " " + (node.id or "")).lower()
+def is_named(node: LexborNode, markers: tuple[str, ...]) -> bool:
+    """Whether the node's class or id (lower-cased) contains one of ``markers``: where widgets say
+    what they are."""
+    name = ((node.attrs.get("class") or "") + " " + (node.id or "")).lower()
+    return any(marker in name for marker in markers)
 
 
 def inside(node: LexborNode | None, container: LexborNode) -> bool:
