@@ -10,8 +10,17 @@ from selectolax.lexbor import LexborNode, SelectolaxError
 
 from ..text import squeeze
 from .attachments import is_attachment
-from .rules import (CONTENT_SELECTORS, INLINE_TAGS, MAX_WIDEN_CHARS, MIN_BODY_CHARS, MIN_DENSITY_CHARS,
-                    MIN_RIVAL_SHARE, SCORE_LEVELS, TABLE_PARTS, TOP_CANDIDATES)
+from .rules import (
+    CONTENT_SELECTORS,
+    INLINE_TAGS,
+    MAX_WIDEN_CHARS,
+    MIN_BODY_CHARS,
+    MIN_DENSITY_CHARS,
+    MIN_RIVAL_SHARE,
+    SCORE_LEVELS,
+    TABLE_PARTS,
+    TOP_CANDIDATES,
+)
 from .tree import precedes
 
 __all__ = ["Found", "find_container", "split_around"]

@@ -9,8 +9,16 @@ from selectolax.lexbor import LexborNode
 
 from ..text import clean, squeeze
 from .render import render_lines
-from .rules import (FIELD_ANCHORS, FIELD_LABEL, FIELD_LABEL_CELL, FIELD_LABELS, FIELD_PAIR, MAX_CHARS_PER_NEW_LABEL,
-                    MAX_FIELD_BLOCK_CHARS, MIN_FIELD_LABELS)
+from .rules import (
+    FIELD_ANCHORS,
+    FIELD_LABEL,
+    FIELD_LABEL_CELL,
+    FIELD_LABELS,
+    FIELD_PAIR,
+    MAX_CHARS_PER_NEW_LABEL,
+    MAX_FIELD_BLOCK_CHARS,
+    MIN_FIELD_LABELS,
+)
 
 __all__ = ["Fields", "find_fields"]
 

@@ -11,10 +11,27 @@ from selectolax.lexbor import LexborNode
 
 from ..text import clean, squeeze
 from .attachments import url_path
-from .rules import (DATE_ELEMENT_SELECTOR, DATE_RE, LABELLED_DATE, LOOSE_DATE_LABELS, META_DATE_NAMES, META_LINE_LABEL,
-                    META_SOURCE_NAMES, META_TITLE_NAMES, NEAR_BODY_CHARS, NOT_PUBLISH_DATE, NOT_TITLES,
-                    PUBLISH_DATE_FIELDS, PUBLISH_DATE_LABELS, PUBLISHER_FIELDS, SOURCE_RE, TITLE_CUT,
-                    TITLE_SELECTOR, TITLE_SUFFIX_SPLIT, URL_DATES)
+from .rules import (
+    DATE_ELEMENT_SELECTOR,
+    DATE_RE,
+    LABELLED_DATE,
+    LOOSE_DATE_LABELS,
+    META_DATE_NAMES,
+    META_LINE_LABEL,
+    META_SOURCE_NAMES,
+    META_TITLE_NAMES,
+    NEAR_BODY_CHARS,
+    NOT_PUBLISH_DATE,
+    NOT_TITLES,
+    PUBLISH_DATE_FIELDS,
+    PUBLISH_DATE_LABELS,
+    PUBLISHER_FIELDS,
+    SOURCE_RE,
+    TITLE_CUT,
+    TITLE_SELECTOR,
+    TITLE_SUFFIX_SPLIT,
+    URL_DATES,
+)
 from .tree import Head, inside, precedes
 
 __all__ = ["Around", "find_title", "published", "publisher", "title_heading", "title_nodes"]

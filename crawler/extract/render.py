@@ -8,10 +8,25 @@ from selectolax.lexbor import LexborNode
 
 from ..text import clean, squeeze
 from .attachments import is_page_link
-from .rules import (BLOCK_TAGS, BODY_NOISE_MARKERS, FIELD_ANCHORS, FIELD_LABEL_ALONE, FOOTER_MARKERS,
-                    LINE_BREAKING, LINK_LIST_SELECTOR, META_LINE_LABEL, MIN_FIELD_LABELS, MIN_LINK_LIST_DENSITY,
-                    MIN_LINK_LIST_LINKS, NOISE_LINE, SIGNATURE_DATE_RE, SIGNATURE_SIBLINGS, TAG_FRAGMENT,
-                    WEAK_FOOTER_MARKERS, WEAK_META_LINE_LABEL)
+from .rules import (
+    BLOCK_TAGS,
+    BODY_NOISE_MARKERS,
+    FIELD_ANCHORS,
+    FIELD_LABEL_ALONE,
+    FOOTER_MARKERS,
+    LINE_BREAKING,
+    LINK_LIST_SELECTOR,
+    META_LINE_LABEL,
+    MIN_FIELD_LABELS,
+    MIN_LINK_LIST_DENSITY,
+    MIN_LINK_LIST_LINKS,
+    NOISE_LINE,
+    SIGNATURE_DATE_RE,
+    SIGNATURE_SIBLINGS,
+    TAG_FRAGMENT,
+    WEAK_FOOTER_MARKERS,
+    WEAK_META_LINE_LABEL,
+)
 from .tree import is_named
 
 __all__ = ["clean_container", "is_footer", "is_noise_line", "render_body", "render_lines"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-
 #: Files that are not pages (a crawler may be handed an attachment): magic bytes → kind.
 NOT_HTML_MAGIC = ((b"%PDF-", "pdf"), (b"PK\x03\x04", "zip/docx/xlsx/ofd"),
                   (b"\xd0\xcf\x11\xe0", "doc/xls/wps"), (b"Rar!", "rar"), (b"7z\xbc\xaf", "7z"),

@@ -10,8 +10,16 @@ from dataclasses import dataclass, field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..text import clean
-from .rules import (HIDDEN_CLASSES, HIDDEN_STYLE, HTML_CONTAINERS, JUNK_TAGS, MAX_DEPTH,
-                    MAYBE_HIDDEN_SELECTOR, QUICK_RUN, TAG_TOKEN)
+from .rules import (
+    HIDDEN_CLASSES,
+    HIDDEN_STYLE,
+    HTML_CONTAINERS,
+    JUNK_TAGS,
+    MAX_DEPTH,
+    MAYBE_HIDDEN_SELECTOR,
+    QUICK_RUN,
+    TAG_TOKEN,
+)
 
 __all__ = ["Head", "bound_depth", "inside", "is_named", "parse", "precedes", "read_head", "url_from_comments"]
 
