@@ -60,7 +60,10 @@ class Settings:
     timeout: float = _setting(
         30.0, "Seconds a connection or a read may stall before the request fails; a whole request may "
         "take four times this.")
-    retries: int = _setting(3, "Retries of a request that failed transiently (timeout, 5xx, 429).")
+    retries: int = _setting(
+        3, "Retries of a request that failed quickly and transiently (5xx, 429, a broken connection); a "
+        "timeout is not retried at once, nor is anything while other URLs of the host fail: those wait "
+        "for the next run.")
     backoff: float = _setting(2.0, "Seconds before the first retry; doubles with each further retry.")
     max_retry_after: float = _setting(
         120.0, "Longest Retry-After (seconds) honoured; a longer one fails the request instead."

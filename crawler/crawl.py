@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import itertools
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ from .fetch import (
     TransientError,
 )
 from .store import INTERRUPTED, Archive, DocumentState, Outcome, RunCounts, StoredFile, timestamp
+from .text import normal
+from .urls import origin
+from .verdicts import SharedPages
 from .workers import WorkerError, WorkerPool
 
 __all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
@@ -63,6 +67,9 @@ SOURCE_WORKERS = 8
 #: Seconds discovery or extraction of one page may take in a worker process; a page that needs
 #: longer (deeply nested markup) is a failure of that URL, and the crawl goes on meanwhile.
 PARSE_TIMEOUT = 20.0
+#: A document with less text than this may be a template (maintenance page, soft 404): the run
+#: then asks its site, once, for a URL that cannot exist, and compares (verdicts.SharedPages).
+PROBE_BELOW = 1000
 
 Progress = Callable[[str, RunCounts], None]
 
@@ -204,6 +211,9 @@ class _Run:
         self.deadline = time.monotonic() + source.settings.run_budget
         #: Documents that failed transiently once, tried again at the end of the run.
         self.retry: list[str] = []
+        #: Pages documents got in this run, to tell templates from documents (issue 10, item 6).
+        self.shared = SharedPages()
+        self.probes: dict[str, asyncio.Task[None]] = {}
 
     def out_of_time(self) -> bool:
         return time.monotonic() >= self.deadline
@@ -345,12 +355,21 @@ class _Run:
             self._record(result.attempts, state, failure=f"unreadable: {e}", outcome="unreadable")
             self._failed(result.url, str(e), permanent=True)
             return
+        says = f"{doc.title}\n{doc.body}"  # what the page itself says (no listing title, no URL date)
         if not doc.title and result.url in self.titles:
             doc = dataclasses.replace(doc, title=self.titles[result.url])
         if not doc.body and not doc.attachments:
             # An empty or unreadable page never replaces what the archive holds.
             self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
             self._failed(result.url, doc.problem or "no text", permanent=True)
+            return
+        if len(normal(doc.body)) < PROBE_BELOW:
+            await self._probe(result.final_url)
+        verdict = self.shared.judge(result.url, result.final_url, says)
+        if verdict:
+            # A template many URLs get (maintenance page, WAF block, soft 404) is not a version.
+            self._record(result.attempts, state, failure=verdict.reason, outcome="Unusable")
+            self._failed(result.url, verdict.reason, permanent=False)
             return
         downloads = await self._download(doc) if self.source.settings.attachments else {}
         outcome, doc_id = self.archive.save(
@@ -387,6 +406,29 @@ class _Run:
             del got  # before the next download arrives
         return files
 
+    async def _probe(self, url: str) -> None:
+        """What the site of ``url`` serves for a URL that cannot exist, once per origin and run."""
+        where = str(origin(url))
+        if where not in self.probes:
+            self.probes[where] = asyncio.ensure_future(self._unknown(f"{where}/govarchive-probe-"
+                                                                     f"{secrets.token_hex(8)}.html"))
+        await self.probes[where]
+
+    async def _unknown(self, url: str) -> None:
+        try:
+            result = await self.fetcher.get(url)
+        except FetchError as e:  # a 404 as it should be, or nothing to compare with
+            self._record(_probing(e.attempts), None)
+            return
+        self._record(_probing(result.attempts), None)
+        try:
+            doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
+                                      body_selector=self.source.settings.body_selector,
+                                      encoding=result.charset)
+        except WorkerError:  # nothing to compare with
+            return
+        self.shared.unknown(url, result.final_url, f"{doc.title}\n{doc.body}")
+
     async def _get(self, url: str, *, render: bool = False) -> FetchResult | None:
         try:
             result = await (self.pages.render(url) if render else self.pages.get(url))
@@ -408,7 +450,7 @@ class _Run:
         if failure and attempts:
             attempts[-1] = dataclasses.replace(attempts[-1], outcome=outcome, reason=failure)
         for a in attempts:  # shown with -v
-            failed = a.outcome not in ("ok", "not_modified", "redirect")
+            failed = a.outcome not in ("ok", "not_modified", "redirect", "probe")
             log.debug("request failed" if failed else "request", extra={
                 "source": self.source.name, "url": a.url, "status": a.status, "outcome": a.outcome,
                 **({"reason": a.reason} if failed else {})})
@@ -418,3 +460,9 @@ class _Run:
     def _next_visit(self, url: str, published: dt.date | None, fetched: dt.datetime) -> str:
         when = fetched + revisit_interval(self.source.settings, url, published, fetched.date())
         return when.isoformat(timespec="seconds")
+
+
+def _probing(attempts: Iterable[Attempt]) -> list[Attempt]:
+    """The attempts of a probe, recorded as such: a probe's 404 is no failure."""
+    return [dataclasses.replace(a, outcome="probe", reason=f"URL that cannot exist: {a.outcome}"
+                                f"{' (' + a.reason + ')' if a.reason else ''}") for a in attempts]

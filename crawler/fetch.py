@@ -1,49 +1,57 @@
-"""Fetching: polite, bounded HTTP GETs with httpx.
+"""Fetching: polite, bounded HTTP GETs with httpx. HTTP only: what a page means is for
+:mod:`crawler.verdicts`, which this module asks about each final response.
 
 Exceptions (callers catch the level they need)::
 
     FetchError                 any fetch that produced no usable page
-    ├── TransientError         may work later: timeout, connection error, 5xx, 429 (after retries)
+    ├── TransientError         may work later: timeout, connection error, 5xx, 429 (after retries),
+    │                          a host resting after host-level failures
     └── PermanentError         will not work by retrying
-        ├── Gone               404/410, or a 200 that says 页面不存在 (soft 404)
-        ├── Blocked            an anti-bot challenge (412, or a cookie-setting reload script)
+        ├── Gone               404/410
+        ├── Blocked            an anti-bot challenge (412, or scripts without content)
+        ├── Unusable           a page came, but not the document: undecodable bytes, a redirect
+        │                      to the site root
         ├── TooLarge           body bigger than ``max_bytes``
         ├── NeedsBrowser       a page only a browser can fetch, and no browser could be started
-        └── Refused            never requested: off-site, robots.txt, unsafe address, bad scheme,
-                               redirect loop
+        └── Refused            never requested: off-site origin, credentials in the URL,
+                               robots.txt, unsafe address, bad scheme, redirect loop
 
-One ``Fetcher.get`` is: check the URL (scheme, host, address) → robots.txt of its origin (fetched
-once per Fetcher) → wait for the host's turn (``HostLimiter``) → one request, its body streamed
-within ``max_bytes`` and a whole-attempt deadline → retry transient failures with backoff →
-follow redirects by hand, each hop checked like the first URL → read the page for challenges
-and soft 404s. Every request made is an :class:`Attempt`; httpx errors never leave this module.
+One ``Fetcher.get`` is: check the URL (scheme, origin, address, credentials) → robots.txt of its
+origin (from the process's :class:`RobotsCache`, fetched at most once a day per origin) → the
+host's turn (:class:`HostLimiter`: one request in flight per host, spaced from the end of the
+previous response) → one request, its body streamed within ``max_bytes`` and a whole-attempt
+deadline → quick failures retried with backoff → redirects followed by hand, each hop checked
+like the first URL → the verdicts on the final response. Every request made is an
+:class:`Attempt`; httpx errors never leave this module, and each error is built once, at the end,
+with the URL asked for and every attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import email.utils
-import html
 import ipaddress
 import logging
+import math
 import re
-import threading
 import time
+import weakref
 import zlib
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 import httpx
 from protego import Protego
 
 from .config import Settings
-from .encoding import charset_from_content_type, decode_html
-from .text import clean
+from .encoding import charset_from_content_type
 from .urls import Scope, canonical, has_credentials, host_key, origin
+from .verdicts import Verdict, judge_page, judge_redirect, judge_status
 
 __all__ = [
     "Attempt",
@@ -56,8 +64,10 @@ __all__ = [
     "NeedsBrowser",
     "PermanentError",
     "Refused",
+    "RobotsCache",
     "TooLarge",
     "TransientError",
+    "Unusable",
 ]
 
 log = logging.getLogger("govarchive")
@@ -70,10 +80,22 @@ MAX_REDIRECTS = 5
 #: An attempt, from connecting to the last body byte, may take this many times ``timeout``:
 #: httpx's timeouts are per operation, so a server trickling a byte per second never trips them.
 DEADLINE_FACTOR = 4
-#: A host's spacing after consecutive transient errors doubles from max(delay, this) ...
+#: A host's spacing doubles, from max(delay, this), per URL with a host-level failure since the
+#: host's last good answer ...
 MIN_BACKOFF_SPACING = 0.5
 #: ... up to this many seconds.
 MAX_SPACING = 60.0
+#: Connection failures (timeouts, refused or broken connections, 502/504) are the host's, not a
+#: URL's, once this many different URLs of the host had them since its last good answer.
+HOST_FAILURE_URLS = 3
+#: A failed request is retried in place (``retries``) while at most this many URLs of its host
+#: had host-level failures; beyond, each URL gets one try a run, and waits for the next run.
+RETRY_UNTIL = 1
+#: After host-level failures of this many URLs, with no good answer between, the host rests: it
+#: is not requested ...
+REST_AFTER = 5
+#: ... for this many seconds (the rest of a run, usually); then one request may try again.
+REST_SECONDS = 600.0
 #: robots.txt bodies read at most (RFC 9309 asks crawlers to parse at least 500 KiB).
 ROBOTS_MAX_BYTES = 512 * 1024
 #: How long a robots.txt is reused by the fetchers of a process (RFC 9309 §2.4: at most a day).
@@ -100,7 +122,8 @@ class FetchError(Exception):
 
 
 class TransientError(FetchError):
-    """May work later: timeout, connection error, truncated body, 5xx or 429 after every retry."""
+    """May work later: timeout, connection error, truncated body, 5xx or 429 after every retry,
+    or a host resting after repeated host-level failures."""
 
     def __init__(self, url: str, reason: str, *, status: int | None = None,
                  attempts: tuple[Attempt, ...] = (), retry_after: float | None = None) -> None:
@@ -114,11 +137,15 @@ class PermanentError(FetchError):
 
 
 class Gone(PermanentError):
-    """The page is no longer there: 404, 410, or a small 200 page saying 页面不存在 (soft 404)."""
+    """The page is no longer there: 404 or 410."""
 
 
 class Blocked(PermanentError):
-    """An anti-bot challenge or WAF page came instead of the page (412, Ruishu ``$_ts`` …)."""
+    """An anti-bot challenge came instead of the page (412, scripts without content)."""
+
+
+class Unusable(PermanentError):
+    """A page came, but not the document: undecodable bytes, a redirect to the site root."""
 
 
 class TooLarge(PermanentError):
@@ -130,7 +157,7 @@ class NeedsBrowser(PermanentError):
 
 
 class Refused(PermanentError):
-    """Never requested: off-site or unsafe address, bad scheme, robots.txt, redirect loop."""
+    """Never requested: off-site or unsafe address, credentials, bad scheme, robots.txt, loop."""
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -170,44 +197,35 @@ class FetchResult:
         return self.status == 304
 
 
-# --- page markers (rules are data) ------------------------------------------------------------
+@dataclass(frozen=True)
+class _Failure:
+    """Why a fetch stops, before it is an exception: ``Fetcher.get`` builds the error once."""
 
-#: Pages bigger than this are real documents: never read for challenges or soft 404s.
-SCAN_BYTES = 256 * 1024
-#: At most this much visible text: the page says nothing, so a challenge script is the page.
-BARE_TEXT = 200
-#: At most this much visible text: a marker text in it speaks for the whole page.
-SHORT_TEXT = 1000
+    kind: type[FetchError]
+    reason: str
+    status: int | None = None
+    retry_after: float | None = None
+    #: It used up a whole timeout: not retried in place (the URL is tried on the next run).
+    slow: bool = False
 
-#: Anti-bot scripts, searched in bare pages (real Ruishu-protected pages carry ``$_ts`` too).
-CHALLENGE_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("Ruishu $_ts", re.compile(r"\$_ts\s*=\s*window\[")),
-    ("cookie-setting reload", re.compile(
-        r"document\.cookie\s*=[\s\S]{0,2000}?"
-        r"(?:location\.reload|location\.replace|location(?:\.href)?\s*=(?!=))")),
-)
-#: Texts of challenge and WAF block pages, searched (lower-cased) in short pages.
-CHALLENGE_TEXTS = (
-    "请开启javascript", "请启用javascript", "请打开javascript", "开启浏览器javascript",
-    "please enable javascript", "安全验证", "访问验证", "人机验证", "滑动验证", "您的访问被拦截",
-    "访问被拦截", "网站防火墙", "安全狗", "云锁", "疑似黑客攻击", "创宇盾", "access denied",
-    "request rejected", "the requested url was rejected", "web application firewall",
-)
-#: Texts of "no such page" pages served with 200, searched (lower-cased) in short pages.
-GONE_TEXTS = (
-    "页面不存在", "页面已删除", "页面已被删除", "页面未找到", "页面找不到", "找不到页面",
-    "文章不存在", "文章已删除", "404 not found", "page not found",
-)
-#: Title beginnings of soft 404 pages, however much navigation surrounds them.
-GONE_TITLES = ("404", "页面不存在", "您访问的页面不存在", "页面未找到", "页面已删除", "not found",
-               "page not found")
+    def error(self, url: str, attempts: tuple[Attempt, ...]) -> FetchError:
+        if issubclass(self.kind, TransientError):
+            return self.kind(url, self.reason, status=self.status, attempts=attempts,
+                             retry_after=self.retry_after)
+        return self.kind(url, self.reason, status=self.status, attempts=attempts)
 
-_HIDDEN = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
-_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-_META_REFRESH = re.compile(r"<meta\b[^>]*http-equiv\s*=\s*[\"']?refresh\b[^>]*>", re.IGNORECASE)
-_REFRESH_URL = re.compile(r"content\s*=\s*[\"']?\s*[\d.]*\s*(?:[;,]\s*(?:url\s*=\s*)?[\"']?([^\"'>\s]*))?",
-                          re.IGNORECASE)
+
+class _Stop(Exception):
+    """Carries a :class:`_Failure` out of the fetch's inner steps; never leaves this module."""
+
+    def __init__(self, kind: type[FetchError], reason: str, *, status: int | None = None,
+                 retry_after: float | None = None, slow: bool = False) -> None:
+        super().__init__(reason)
+        self.failure = _Failure(kind, reason, status, retry_after, slow)
+
+
+#: Verdict kinds → the error each raises.
+_VERDICT_ERRORS: dict[str, type[PermanentError]] = {"blocked": Blocked, "gone": Gone, "unusable": Unusable}
 
 #: Addresses never requested, even when configured: cloud metadata services (AWS/GCP/Azure,
 #: Alibaba Cloud, AWS IPv6). Other link-local, multicast and unspecified addresses are refused too.
@@ -239,64 +257,127 @@ def _utcnow() -> dt.datetime:
 
 # --- politeness -------------------------------------------------------------------------------
 
+#: What a failed request says about its host (see ``HostLimiter.failed``).
+Signal = Literal["overload", "connection", "url"]
+
+
+@dataclass
+class _HostState:
+    ended: float = -math.inf  # when the host's latest response ended
+    not_before: float = -math.inf  # no request before this (Retry-After)
+    rest_until: float = -math.inf  # resting: not requested at all before this
+    overloaded: set[str] = field(default_factory=set)  # URLs answered 429/503 since a good answer
+    unreachable: set[str] = field(default_factory=set)  # URLs with connection failures since then
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def failures(self) -> int:
+        """Host-level failures since the host's last good answer, each URL counted once."""
+        unreachable = len(self.unreachable) if len(self.unreachable) >= HOST_FAILURE_URLS else 0
+        return len(self.overloaded) + unreachable
+
 
 class HostLimiter:
-    """Shared by all fetchers of a process: spaces requests to one host by ``delay``; backs off
-    a host after errors.
+    """Spaces the requests of a process to each host; shared by all its fetchers (``crawl`` and
+    ``schedule`` make one), used on one event loop.
 
-    Each ``wait`` reserves the host's next start time before sleeping, so concurrent callers
-    queue up ``delay`` apart without a lock held across the sleep; with delay 0 nobody waits.
-    After ``failed`` the spacing doubles per consecutive error (from max(delay,
-    MIN_BACKOFF_SPACING), up to MAX_SPACING); ``succeeded`` restores ``delay``.
+    One request is in flight per host at a time (``turn`` holds the host over the request), and
+    the next starts ``delay`` seconds after the previous response ended. Host-level signals
+    (:meth:`failed`) double the spacing per URL that had one, up to MAX_SPACING; after REST_AFTER
+    such URLs without a good answer between, the host rests for REST_SECONDS (:meth:`resting`),
+    so a site that answers every request with an error costs a few requests, not hours. One URL's
+    own failure (a 500, or one URL timing out) does not touch the host.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._last: dict[str, float] = {}  # start granted to the latest request, per host
-        self._failures: dict[str, int] = {}  # consecutive transient errors, per host
-        self._lock = threading.Lock()  # crawls running in other threads may share one limiter
-        self._robots: dict[str, tuple[float, Protego | None]] = {}  # per origin: (fetched, rules)
-        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._hosts: dict[str, _HostState] = {}
 
-    def robots_lock(self, origin: str) -> asyncio.Lock:
-        """Held while an origin's robots.txt is looked up, so concurrent fetchers fetch it once."""
-        return self._robots_locks.setdefault(origin, asyncio.Lock())
+    def _state(self, host: str) -> _HostState:
+        return self._hosts.setdefault(host, _HostState())
 
-    def robots(self, origin: str) -> tuple[bool, Protego | None]:
-        """``(known, rules)`` of an origin's robots.txt fetched within ROBOTS_TTL; None: all allowed."""
-        fetched, rules = self._robots.get(origin, (float("-inf"), None))
-        return self._clock() - fetched < ROBOTS_TTL, rules
-
-    def remember_robots(self, origin: str, rules: Protego | None) -> None:
-        """Keep an origin's robots.txt for the other fetchers of the process."""
-        self._robots[origin] = (self._clock(), rules)
-
-    async def wait(self, host: str, delay: float) -> None:
-        """Return when the caller may send its request to ``host``."""
-        with self._lock:
-            now = self._clock()
-            last = self._last.get(host)
-            start = now if last is None else max(now, last + self.spacing(host, delay))
-            self._last[host] = start
-        if start > now:
-            await self._sleep(start - now)
+    @contextlib.asynccontextmanager
+    async def turn(self, host: str, delay: float) -> AsyncIterator[None]:
+        """Hold ``host`` for one request: wait for its spacing, then keep the others out.
+        A resting host is not waited for: the caller checks :meth:`resting` in its turn."""
+        state = self._state(host)
+        async with state.busy:
+            start = max(state.ended + self.spacing(host, delay), state.not_before)
+            if start > self._clock() and not self.resting(host):
+                await self._sleep(start - self._clock())
+            try:
+                yield
+            finally:
+                state.ended = self._clock()
 
     def spacing(self, host: str, delay: float) -> float:
-        """Seconds between two request starts to ``host`` now."""
-        n = self._failures.get(host, 0)
+        """Seconds from the end of one response of ``host`` to the start of the next request."""
+        n = min(self._state(host).failures, 16)
         return delay if n == 0 else min(MAX_SPACING, max(delay, MIN_BACKOFF_SPACING) * 2**n)
 
-    def failed(self, host: str) -> None:
-        """A request to ``host`` failed transiently: space its requests further."""
-        with self._lock:
-            self._failures[host] = min(self._failures.get(host, 0) + 1, 16)
+    def failures(self, host: str) -> int:
+        """URLs of ``host`` with host-level failures since its last good answer."""
+        return self._state(host).failures
+
+    def resting(self, host: str) -> str | None:
+        """Why ``host`` is not to be requested now, or None."""
+        state = self._state(host)
+        if self._clock() >= state.rest_until:
+            return None
+        return (f"host resting for {state.rest_until - self._clock():.0f} s after host-level failures "
+                f"of {state.failures} URLs: not requested")
+
+    def failed(self, host: str, url: str, signal: Signal, retry_after: float | None = None) -> None:
+        """A request for ``url`` failed in a way that may be the host's: "overload" (429, 503) is
+        the host's at once, "connection" (timeouts, refused or broken connections, 502, 504) once
+        HOST_FAILURE_URLS different URLs had one. (A URL's own failure is :meth:`succeeded`: the
+        host answered.) ``retry_after``: the host asked for that many seconds of quiet."""
+        state = self._state(host)
+        (state.overloaded if signal == "overload" else state.unreachable).add(url)
+        if state.failures >= REST_AFTER and self.resting(host) is None:
+            state.rest_until = self._clock() + REST_SECONDS
+        if retry_after is not None:
+            state.not_before = max(state.not_before, self._clock() + retry_after)
 
     def succeeded(self, host: str) -> None:
-        """``host`` answered: back to its configured delay."""
-        with self._lock:
-            self._failures.pop(host, None)
+        """``host`` answered well (or the failure was the URL's own): back to its delay."""
+        state = self._state(host)
+        state.overloaded, state.unreachable = set(), set()
+        state.not_before = state.rest_until = -math.inf
+
+
+class RobotsCache:
+    """The robots.txt rules of each origin, shared by every fetcher of a process for ROBOTS_TTL.
+
+    Fetchers look an origin up under its lock (:meth:`lock`), so concurrent fetchers fetch it once.
+    Locks are kept per event loop: a cache outlives the loops of successive ``asyncio.run``.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._rules: dict[str, tuple[float, Protego | None]] = {}  # per origin: (fetched, rules)
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+            weakref.WeakKeyDictionary())
+
+    def lock(self, origin: str) -> asyncio.Lock:
+        """Held while an origin's robots.txt is looked up and, if need be, fetched."""
+        locks = self._locks.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(origin, asyncio.Lock())
+
+    def get(self, origin: str) -> tuple[bool, Protego | None]:
+        """``(known, rules)`` of an origin's robots.txt fetched within ROBOTS_TTL; None: all allowed."""
+        fetched, rules = self._rules.get(origin, (-math.inf, None))
+        return self._clock() - fetched < ROBOTS_TTL, rules
+
+    def put(self, origin: str, rules: Protego | None) -> None:
+        """Keep an origin's robots.txt for the other fetchers of the process."""
+        self._rules[origin] = (self._clock(), rules)
+
+
+#: The process's robots.txt cache, used by fetchers not given their own.
+ROBOTS = RobotsCache()
 
 
 # --- the fetcher ------------------------------------------------------------------------------
@@ -320,26 +401,30 @@ class _Reply:
 
 
 #: Per origin: robots.txt rules, None (no usable robots.txt: all allowed), or why it failed.
-_Robots = Protego | None | TransientError
+_Robots = Protego | None | _Failure
 
 
 class Fetcher:
     """GETs the pages of one source's ``hosts``, politely and within the limits of ``settings``.
 
-    ``limiter`` is shared between fetchers to space requests per host (default: a private one);
-    ``transport`` replaces httpx's network transport (tests); ``sleep`` is awaited for retry
-    backoff and, with the default limiter, for host spacing; ``extra_headers(url)`` adds headers
-    to each request (the cookies and User-Agent a browser earned on a challenge, crawler.browser).
+    ``hosts`` are :class:`crawler.urls.Scope` entries (URLs or origins, host names for ports 80
+    and 443). ``limiter`` is shared between fetchers to space requests per host (default: a
+    private one); ``robots`` caches robots.txt (default: the process's); ``transport`` replaces
+    httpx's network transport (tests); ``sleep`` is awaited for retry backoff and, with the
+    default limiter, for host spacing; ``extra_headers(url)`` adds headers to each request (the
+    cookies and User-Agent a browser earned on a challenge, crawler.browser).
     """
 
     def __init__(self, settings: Settings, hosts: Collection[str], *, limiter: HostLimiter | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 robots: RobotsCache | None = None,
                  extra_headers: Callable[[str], Mapping[str, str]] | None = None) -> None:
         self.settings = settings
         self._extra_headers = extra_headers
         self._scope = Scope(hosts)
         self._limiter = limiter or HostLimiter(sleep=sleep)
+        self._robots_cache = robots or ROBOTS
         self._sleep = sleep
         self._robots: dict[str, _Robots] = {}
         self._client = httpx.AsyncClient(
@@ -369,46 +454,59 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         attempts: list[Attempt] = []
+        # Errors name the URL asked for (not a hop's), never with its credentials.
+        shown = canonical(url) if has_credentials(url) else url
         try:
             return await self._get(url, headers, attempts)
-        except FetchError as e:
-            # Raised deep down with the URL of a hop; callers want the URL they asked for (never
-            # with its credentials, which are refused, not sent).
-            e.url, e.attempts = canonical(url) if has_credentials(url) else url, tuple(attempts)
-            raise
-        except Exception as e:  # a bug (say, in page classification) must not stop the crawl
-            error = _unexpected(url, e)
-            error.attempts = tuple(attempts)
-            raise error from e
+        except _Stop as stop:
+            raise stop.failure.error(shown, tuple(attempts)) from None
+        except Exception as e:  # a bug must not stop the crawl
+            log.exception("unexpected fetch error", extra={"url": shown})
+            raise PermanentError(shown, f"unexpected {type(e).__name__}: {e}",
+                                 attempts=tuple(attempts)) from e
 
     # -- the rules, for the browser's requests too (crawler.browser) ---------------------------
 
     def refusal(self, url: str) -> str | None:
-        """Why ``url`` must not be requested (scheme, unsafe address, off-site host), or None."""
+        """Why ``url`` must not be requested (scheme, unsafe address, off-site origin), or None."""
         return _refusal(url, self._scope)
 
     async def check_robots(self, url: str, attempts: list[Attempt]) -> None:
         """Raise Refused if robots.txt disallows ``url`` (when ``obey_robots``); its fetch goes in ``attempts``."""
         if self.settings.obey_robots:
-            await self._check_robots(url, attempts)
+            try:
+                await self._check_robots(url, attempts)
+            except _Stop as stop:
+                raise stop.failure.error(url, tuple(attempts)) from None
 
     async def wait_turn(self, url: str) -> None:
-        """Return when a request to ``url``'s host may start (the host's spacing)."""
-        await self._limiter.wait(host_key(urlsplit(url).hostname or ""), self.settings.delay)
+        """Return when a request to ``url``'s host may start: the host's spacing since its latest
+        answer. (The browser's requests are sent by Chromium: the host is not held over them.)"""
+        async with self._limiter.turn(host_key(urlsplit(url).hostname or ""), self.settings.delay):
+            pass
 
     @staticmethod
     def verdict(url: str, status: int, headers: dict[str, str], content: bytes) -> None:
-        """Raise the FetchError a final page means (404, challenge, soft 404); return for a real page."""
-        _classify(_Reply(url, status, headers, content, _utcnow(), 0.0))
+        """Raise the FetchError a final page means (404, a challenge, undecodable bytes); return
+        for a real page."""
+        found = _verdict(url, _Reply(url, status, headers, content, _utcnow(), 0.0))
+        if found:
+            raise _VERDICT_ERRORS[found.kind](url, found.reason, status=status)
+        if status in _REDIRECTS or not (200 <= status < 300 or status == 304):
+            raise PermanentError(url, f"HTTP {status}", status=status)
 
     async def _get(self, url: str, headers: dict[str, str], attempts: list[Attempt]) -> FetchResult:
         reply = await self._follow(url, headers, attempts, max_bytes=self.settings.max_bytes,
                                    robots=self.settings.obey_robots)
-        try:
-            _classify(reply)
-        except FetchError as e:
-            attempts.append(reply.attempt(type(e).__name__, e.reason))
-            raise
+        verdict = _verdict(url, reply)
+        if verdict:
+            kind = _VERDICT_ERRORS[verdict.kind]
+            attempts.append(reply.attempt(kind.__name__, verdict.reason))
+            raise _Stop(kind, verdict.reason, status=reply.status)
+        if reply.status in _REDIRECTS or not (200 <= reply.status < 300 or reply.status == 304):
+            reason = f"HTTP {reply.status}" + (" without a Location" if reply.status in _REDIRECTS else "")
+            attempts.append(reply.attempt("PermanentError", reason))
+            raise _Stop(PermanentError, reason, status=reply.status)
         attempts.append(reply.attempt("not_modified" if reply.status == 304 else "ok"))
         return FetchResult(
             url=url, final_url=reply.url, status=reply.status, headers=reply.headers,
@@ -420,7 +518,7 @@ class Fetcher:
         """Request ``url``, following redirects; every hop is checked before it is requested."""
         problem = _refusal(url, self._scope)
         if problem:
-            raise Refused(url, problem)
+            raise _Stop(Refused, problem)
         seen, current = {url}, url
         for hop in range(MAX_REDIRECTS + 1):
             if robots:
@@ -437,7 +535,8 @@ class Fetcher:
                 problem = _refusal(location, self._scope, prefix="redirect to ")
             if problem:
                 attempts.append(reply.attempt("Refused", problem))
-                raise Refused(url, problem, status=reply.status)
+                raise _Stop(Refused, problem, status=reply.status)
+            # A Location with credentials was refused above: this one is safe to record.
             attempts.append(reply.attempt("redirect", f"to {location}"))
             seen.add(location)
             current = location
@@ -445,48 +544,75 @@ class Fetcher:
 
     async def _request(self, url: str, headers: dict[str, str], attempts: list[Attempt], *,
                        max_bytes: int) -> _Reply:
-        """One GET, retried on transient failures with backoff; failed tries are recorded here."""
-        s = self.settings
+        """One GET in the host's turn, retried on quick transient failures with backoff; failed
+        tries are recorded here."""
         host = host_key(urlsplit(url).hostname or "")
-        tries = s.retries + 1
+        tries = self.settings.retries + 1
         for n in range(1, tries + 1):
-            await self._limiter.wait(host, s.delay)
-            started, t0 = _utcnow(), time.monotonic()
-            try:
-                reply = await self._exchange(url, headers, max_bytes, started, t0)
-            except TransientError as e:
-                failure = e
-            except FetchError as e:
-                attempts.append(Attempt(url, started, time.monotonic() - t0, e.status,
-                                        type(e).__name__, e.reason))
-                raise
-            else:
-                if not _retryable(reply.status):
-                    self._limiter.succeeded(host)
-                    return reply
-                failure = TransientError(url, f"HTTP {reply.status}", status=reply.status,
-                                         retry_after=_retry_after(reply.headers.get("retry-after")))
-            self._limiter.failed(host)
-            pause = self._pause(failure, n, tries)
-            record = Attempt(url, started, time.monotonic() - t0, failure.status,
-                             "retry" if pause is not None else "TransientError", failure.reason)
-            attempts.append(record)
+            tried = await self._try(url, host, headers, max_bytes, attempts)
+            if isinstance(tried, _Reply):
+                return tried
+            failure, started, elapsed = tried
+            pause, reason = self._pause(failure, n, tries, self._limiter.failures(host))
+            attempts.append(Attempt(url, started, elapsed, failure.status,
+                                    "retry" if pause is not None else "TransientError", reason))
             if pause is None:
-                raise failure
+                raise _Stop(TransientError, reason, status=failure.status, retry_after=failure.retry_after)
             await self._sleep(pause)
         raise AssertionError("unreachable: the last try either returns or raises")
 
-    def _pause(self, failure: TransientError, n: int, tries: int) -> float | None:
-        """Seconds before try ``n + 1``, or None to give up (``failure.reason`` then says why)."""
+    async def _try(self, url: str, host: str, headers: dict[str, str], max_bytes: int,
+                   attempts: list[Attempt]) -> _Reply | tuple[_Failure, dt.datetime, float]:
+        """One request in the host's turn: the reply, or a transient failure (with when it started
+        and how long it took) to retry or report. Permanent failures are recorded and raised.
+        The limiter hears what each outcome says about the host."""
+        async with self._limiter.turn(host, self.settings.delay):
+            resting = self._limiter.resting(host)  # checked in the turn: others may have just failed
+            if resting:
+                attempts.append(Attempt(url, _utcnow(), 0.0, None, "TransientError", resting))
+                raise _Stop(TransientError, resting)
+            started, t0 = _utcnow(), time.monotonic()
+            failure: _Failure | None
+            try:
+                reply = await self._exchange(url, headers, max_bytes, started, t0)
+            except _Stop as stop:
+                failure = stop.failure
+            else:
+                failure = None if not _retryable(reply.status) else _Failure(
+                    TransientError, f"HTTP {reply.status}", reply.status,
+                    _retry_after(reply.headers.get("retry-after")))
+            elapsed = time.monotonic() - t0
+        if failure is None:
+            self._limiter.succeeded(host)
+            return reply
+        if not issubclass(failure.kind, TransientError):
+            if failure.status is not None:  # the host answered; the URL is the problem
+                self._limiter.succeeded(host)
+            attempts.append(Attempt(url, started, elapsed, failure.status, failure.kind.__name__,
+                                    failure.reason))
+            raise _Stop(failure.kind, failure.reason, status=failure.status)
+        signal = _signal(failure)
+        if signal == "url":  # the host answered; the URL is the problem
+            self._limiter.succeeded(host)
+        else:
+            retry_after = failure.retry_after
+            if retry_after is not None and retry_after > self.settings.max_retry_after:
+                retry_after = None  # not honoured: this fetch fails now (see _pause)
+            self._limiter.failed(host, url, signal, retry_after)
+        return failure, started, elapsed
+
+    def _pause(self, failure: _Failure, n: int, tries: int, host_failures: int) -> tuple[float | None, str]:
+        """Seconds before try ``n + 1`` (None: give up), and the reason to record."""
         wait = failure.retry_after
         if wait is not None and wait > self.settings.max_retry_after:
-            failure.reason += f", Retry-After {wait:g} s exceeds {self.settings.max_retry_after:g} s"
-            return None
+            return None, f"{failure.reason}, Retry-After {wait:g} s exceeds {self.settings.max_retry_after:g} s"
+        if failure.slow:
+            return None, failure.reason  # it took a whole timeout: tried again on the next run
+        if host_failures > RETRY_UNTIL:
+            return None, f"{failure.reason} (not retried now: {host_failures} URLs of the host failing)"
         if n == tries:
-            if n > 1:
-                failure.reason += f" after {n} attempts"
-            return None
-        return max(self.settings.backoff * 2 ** (n - 1), wait or 0.0)
+            return None, failure.reason + (f" after {n} attempts" if n > 1 else "")
+        return max(self.settings.backoff * 2 ** (n - 1), wait or 0.0), failure.reason
 
     async def _exchange(self, url: str, headers: dict[str, str], max_bytes: int,
                         started: dt.datetime, t0: float) -> _Reply:
@@ -500,17 +626,18 @@ class Fetcher:
                     status = response.status_code
                     content = b""
                     if 200 <= status < 300:
-                        content = await _read_body(url, response, max_bytes)
-        except FetchError:
+                        content = await _read_body(response, max_bytes)
+        except _Stop:
             raise
         except TimeoutError:  # asyncio's deadline; httpx's own timeouts are httpx.TimeoutException
-            raise TransientError(url, f"no complete response within {deadline:g} s") from None
+            raise _Stop(TransientError, f"no complete response within {deadline:g} s", slow=True) from None
         except httpx.InvalidURL as e:
-            raise Refused(url, f"invalid URL: {e}") from e
+            raise _Stop(Refused, f"invalid URL: {e}") from e
         except httpx.HTTPError as e:
-            raise _translate(url, e) from e
+            raise _translate(e) from e
         except Exception as e:  # not an httpx error: a bug, or a transport raising raw errors
-            raise _unexpected(url, e) from e
+            log.exception("unexpected fetch error", extra={"url": url})
+            raise _Stop(PermanentError, f"unexpected {type(e).__name__}: {e}") from e
         fields = {k.lower(): v for k, v in response.headers.items()}
         target = response.next_request  # set for a redirect with a Location, followed or not
         location = str(target.url.copy_with(fragment=None)) if target else None
@@ -519,35 +646,37 @@ class Fetcher:
     async def _check_robots(self, url: str, attempts: list[Attempt]) -> None:
         """Refuse ``url`` if its origin's robots.txt disallows it (fetched once per origin and day)."""
         where = str(origin(url))
-        async with self._limiter.robots_lock(where):
+        cache = self._robots_cache
+        async with cache.lock(where):
             if where not in self._robots:
-                known, shared = self._limiter.robots(where)
+                known, shared = cache.get(where)
                 if known:
                     self._robots[where] = shared
                 else:
                     rules = await self._load_robots(where, attempts)
                     self._robots[where] = rules
-                    if not isinstance(rules, TransientError):  # a failure is retried by the next fetcher
-                        self._limiter.remember_robots(where, rules)
+                    if not isinstance(rules, _Failure):  # a failure is retried by the next fetcher
+                        cache.put(where, rules)
         rules = self._robots[where]
-        if isinstance(rules, TransientError):
-            raise TransientError(url, rules.reason, status=rules.status, retry_after=rules.retry_after)
+        if isinstance(rules, _Failure):
+            raise _Stop(rules.kind, rules.reason, status=rules.status, retry_after=rules.retry_after)
         if rules is not None and not rules.can_fetch(url, self.settings.user_agent):
-            raise Refused(url, "disallowed by robots.txt")
+            raise _Stop(Refused, "disallowed by robots.txt")
 
-    async def _load_robots(self, origin: str, attempts: list[Attempt]) -> _Robots:
-        url = origin + "/robots.txt"
+    async def _load_robots(self, where: str, attempts: list[Attempt]) -> _Robots:
+        url = where + "/robots.txt"
         try:
             reply = await self._follow(url, {}, attempts, max_bytes=ROBOTS_MAX_BYTES, robots=False)
-        except TransientError as e:
-            # RFC 9309 §2.3.1.4: an unreachable robots.txt (5xx, network) means "assume full
-            # disallow". We say the host is temporarily unavailable for the rest of this crawl, so
-            # its documents count as failed, not refused or removed, and are tried next time.
-            return TransientError(url, f"robots.txt unavailable: {e.reason}", status=e.status,
-                                  retry_after=e.retry_after)
-        except PermanentError as e:
+        except _Stop as stop:
+            failure = stop.failure
+            if issubclass(failure.kind, TransientError):
+                # RFC 9309 §2.3.1.4: an unreachable robots.txt (5xx, network) means "assume full
+                # disallow". We say the host is temporarily unavailable for the rest of this crawl,
+                # so its documents count as failed, not refused or removed, and are tried next time.
+                return _Failure(TransientError, f"robots.txt unavailable: {failure.reason}",
+                                failure.status, failure.retry_after)
             # Off-site redirect, too big, undecodable: no usable rules; allow all, as for a 4xx.
-            log.info("robots.txt unusable, all allowed", extra={"url": url, "reason": e.reason})
+            log.info("robots.txt unusable, all allowed", extra={"url": url, "reason": failure.reason})
             return None
         ok = 200 <= reply.status < 300
         attempts.append(reply.attempt("ok", "robots.txt" if ok else "no robots.txt: all allowed"))
@@ -556,6 +685,17 @@ class Fetcher:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _verdict(url: str, reply: _Reply) -> Verdict | None:
+    """What the final reply is instead of the document, if anything (see crawler.verdicts)."""
+    if reply.status == 304:
+        return None
+    if 200 <= reply.status < 300:
+        return judge_redirect(url, reply.url) or judge_page(
+            reply.content, reply.url, reply.headers.get("content-type", ""),
+            charset_from_content_type(reply.headers.get("content-type")))
+    return judge_status(reply.status)
 
 
 def _refusal(url: str, scope: Scope, *, prefix: str = "") -> str | None:
@@ -592,14 +732,17 @@ def _unsafe(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or ip.is_reserved or (ip.version == 4 and ip in _THIS_NETWORK))
 
 
-def _unexpected(url: str, e: Exception) -> PermanentError:
-    """An error nothing here expected; not retried, since it is most likely a bug."""
-    log.exception("unexpected fetch error", extra={"url": url})
-    return PermanentError(url, f"unexpected {type(e).__name__}: {e}")
-
-
 def _retryable(status: int) -> bool:
     return status == 429 or 500 <= status < 600
+
+
+def _signal(failure: _Failure) -> Signal:
+    """What a transient failure says about its host (see ``HostLimiter.failed``)."""
+    if failure.status in (429, 503):
+        return "overload"
+    if failure.status is None or failure.status in (502, 504):
+        return "connection"
+    return "url"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -616,42 +759,42 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - _utcnow()).total_seconds())
 
 
-def _translate(url: str, e: httpx.HTTPError) -> FetchError:
-    """An httpx error as the FetchError it means."""
+def _translate(e: httpx.HTTPError) -> _Stop:
+    """An httpx error as the failure it means."""
     if isinstance(e, httpx.UnsupportedProtocol):
-        return Refused(url, f"unsupported URL: {e}")
+        return _Stop(Refused, f"unsupported URL: {e}")
     if isinstance(e, httpx.RemoteProtocolError) and _BAD_LOCATION in str(e):
         # httpx reads Location even when it does not follow redirects; retrying will not fix it.
-        return Refused(url, f"redirect to invalid URL ({e})")
+        return _Stop(Refused, f"redirect to invalid URL ({e})")
     for kind, reason in _TRANSIENT_REASONS:
         if isinstance(e, kind):
-            detail = "" if isinstance(e, httpx.TimeoutException) or not str(e) else f": {e}"
-            return TransientError(url, reason + detail)
+            slow = isinstance(e, httpx.TimeoutException)
+            return _Stop(TransientError, reason + ("" if slow or not str(e) else f": {e}"), slow=slow)
     if isinstance(e, httpx.DecodingError):
-        return PermanentError(url, f"undecodable body: {e}")
+        return _Stop(PermanentError, f"undecodable body: {e}")
     # LocalProtocolError (a request httpx will not send), and errors httpx raises only on
     # paths we do not use (HTTPStatusError, TooManyRedirects).
-    return PermanentError(url, f"{type(e).__name__}: {e}")
+    return _Stop(PermanentError, f"{type(e).__name__}: {e}")
 
 
-async def _read_body(url: str, response: httpx.Response, max_bytes: int) -> bytes:
+async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
     """The decoded body, refused as soon as it is known to exceed ``max_bytes``."""
+    status = response.status_code
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
-        raise TooLarge(url, f"exceeds {max_bytes} bytes (Content-Length {declared})",
-                       status=response.status_code)
-    inflater = _Inflater.for_encoding(url, response.headers.get("content-encoding", ""))
+        raise _Stop(TooLarge, f"exceeds {max_bytes} bytes (Content-Length {declared})", status=status)
+    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
     body = bytearray()
     try:
         async for chunk in response.aiter_raw():
             # Never ask the decoder for more than one byte past the cap: a bomb stays small.
             body += inflater.decode(chunk, max_bytes - len(body) + 1) if inflater else chunk
             if len(body) > max_bytes:
-                raise TooLarge(url, f"exceeds {max_bytes} bytes", status=response.status_code)
+                raise _Stop(TooLarge, f"exceeds {max_bytes} bytes", status=status)
     except zlib.error as e:
-        raise PermanentError(url, f"undecodable compressed body: {e}", status=response.status_code) from e
+        raise _Stop(PermanentError, f"undecodable compressed body: {e}", status=status) from e
     if inflater and not inflater.complete:
-        raise TransientError(url, "compressed body cut short", status=response.status_code)
+        raise _Stop(TransientError, "compressed body cut short", status=status)
     return bytes(body)
 
 
@@ -665,13 +808,13 @@ class _Inflater:
         self._started = False
 
     @classmethod
-    def for_encoding(cls, url: str, header: str) -> _Inflater | None:
+    def for_encoding(cls, header: str) -> _Inflater | None:
         codings = [c.strip().lower() for c in header.split(",") if c.strip().lower() not in ("", "identity")]
         if not codings:
             return None
         if codings in (["gzip"], ["x-gzip"], ["deflate"]):
             return cls(raw_fallback=codings == ["deflate"])
-        raise PermanentError(url, f"unsupported Content-Encoding {header!r}")
+        raise _Stop(PermanentError, f"unsupported Content-Encoding {header!r}")
 
     def decode(self, data: bytes, limit: int) -> bytes:
         """Up to ``limit`` bytes decoded from ``data``; all of ``data`` is consumed unless the
@@ -689,69 +832,3 @@ class _Inflater:
     @property
     def complete(self) -> bool:
         return self._z.eof or not self._started
-
-
-def _classify(reply: _Reply) -> None:
-    """Raise the FetchError a final (non-redirect) reply means; return for a usable page."""
-    status = reply.status
-    if status in (404, 410):
-        raise Gone(reply.url, f"HTTP {status}", status=status)
-    if status == 412:
-        raise Blocked(reply.url, "HTTP 412 (anti-bot challenge)", status=status)
-    if status == 304:
-        return
-    if status in _REDIRECTS:
-        raise PermanentError(reply.url, f"HTTP {status} without a Location", status=status)
-    if not 200 <= status < 300:
-        raise PermanentError(reply.url, f"HTTP {status}", status=status)
-    verdict = _read_page(reply)
-    if verdict:
-        kind, reason = verdict
-        raise kind(reply.url, reason, status=status)
-
-
-def _read_page(reply: _Reply) -> tuple[type[FetchError], str] | None:
-    """A challenge or soft 404 that a small 2xx page really is, or None for a real page."""
-    ctype = reply.headers.get("content-type", "").lower()
-    if len(reply.content) > SCAN_BYTES or (ctype and "html" not in ctype and not ctype.startswith("text/")):
-        return None
-    page, _ = decode_html(reply.content, charset_from_content_type(ctype))
-    text = _text(_HIDDEN.sub(" ", page))
-    m = _TITLE.search(page)
-    title = _text(m.group(1)).lower() if m else ""
-    if len(text) <= BARE_TEXT:
-        for name, pattern in CHALLENGE_SCRIPTS:
-            if pattern.search(page):
-                return Blocked, f"anti-bot challenge ({name})"
-        if _refreshes_itself(page, reply.url):
-            return Blocked, "anti-bot challenge (page refreshes itself)"
-    if len(text) <= SHORT_TEXT:
-        said = f"{title} {text.lower()}"
-        for marker in CHALLENGE_TEXTS:
-            if marker in said:
-                return Blocked, f"anti-bot or WAF page ({marker!r})"
-        for marker in GONE_TEXTS:
-            if marker in said:
-                return Gone, f"soft 404 ({marker!r})"
-    for marker in GONE_TITLES:
-        if title.startswith(marker):
-            return Gone, f"soft 404 (title {marker!r})"
-    return None
-
-
-def _text(fragment: str) -> str:
-    return clean(html.unescape(_TAG.sub(" ", fragment)))
-
-
-def _refreshes_itself(page: str, url: str) -> bool:
-    """Whether a ``<meta http-equiv=refresh>`` reloads ``url`` itself (a cookie challenge)."""
-    here = httpx.URL(url).copy_with(fragment=None)
-    for tag in _META_REFRESH.findall(page):
-        m = _REFRESH_URL.search(tag)
-        target = html.unescape(m.group(1) or "") if m else ""
-        try:
-            if not target or here.join(target).copy_with(fragment=None) == here:
-                return True
-        except httpx.InvalidURL:
-            continue
-    return False

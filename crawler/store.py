@@ -700,7 +700,7 @@ class Archive:
             return []
         return [Failure(r["url"], r["outcome"], r["status"], r["reason"] or "") for r in self.db.query(
             f"select url, outcome, status, reason from fetches where run_id in ({','.join('?' * len(ids))})"
-            " and outcome not in ('ok', 'not_modified', 'redirect', 'retry')"
+            " and outcome not in ('ok', 'not_modified', 'redirect', 'retry', 'probe')"
             " and not (outcome = 'Gone' and document_id is not null) order by id", ids)]
 
     def last_success(self, source: str) -> str | None:

@@ -145,9 +145,12 @@ class FaultServer:
     """
 
     def __init__(self, root: Path | None = None, host: str = "127.0.0.1") -> None:
+        self.root = root
         self.stop = threading.Event()
         self.requests: list[str] = []
         self.routes: dict[str, Route] = {} if root else dict(ROUTES)
+        #: Served for every path not in ``routes`` instead of the files (a site in maintenance).
+        self.fallback: Route | None = None
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -155,7 +158,8 @@ class FaultServer:
                 try:
                     path = _read_request_path(self.request)
                     outer.requests.append(path)
-                    route = outer.routes.get(path) or (_file(root, path) if root else not_found)
+                    route = (outer.routes.get(path) or outer.fallback
+                             or (_file(root, path) if root else not_found))
                     route(self.request, outer.stop)
                 except OSError:  # the client hung up: what most of these routes provoke
                     pass

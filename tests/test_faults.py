@@ -7,6 +7,7 @@ and the rest of the run goes on.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import sqlite_utils
 from click.testing import CliRunner
 from faultserver import (
     FaultServer,
+    _file,
     bomb,
     endless,
     redirect,
@@ -167,14 +169,17 @@ def test_an_anti_bot_challenge_is_recorded_as_blocked_not_archived(servers, arch
     assert "1 failed" in output and rows[-1]["outcome"] in ("Blocked", "NeedsBrowser")
 
 
-def test_a_soft_404_is_treated_like_a_404_for_removal(servers, archived, config, db_path):
+def test_a_soft_404_is_a_failure_never_a_version(servers, archived, config, db_path):
+    """A 200 page that is what the site serves for any unknown URL is no version (issue 10, item 6),
+    however it is worded; only a 404 or 410 says a document was removed."""
     one, _ = servers
     page = "<html><head><title>页面不存在</title></head><body><p>您访问的页面不存在或已被删除！</p></body></html>"
     one.routes[DOC] = reply(body=page.encode())
-    output = crawl(config, db_path, "--full")
-    assert "1 removed" in output
-    doc = next(archived["documents"].rows_where("url = ?", [one.url(DOC)]))
-    assert doc["online"] == 0 and doc["body"] and doc["versions"] == 1
+    one.fallback = reply(body=page.encode())  # the soft 404 of every unknown URL
+    one.routes[LIST] = _file_route(servers, LIST)
+    output, rows = fault_run(servers, archived, config, db_path, one.routes[DOC])
+    assert "0 changed" in output and "0 removed" in output
+    assert rows[-1]["outcome"] == "Unusable" and "unknown URLs" in rows[-1]["reason"]
 
 
 def test_a_document_that_returns_is_recorded(servers, archived, config, db_path):
@@ -188,14 +193,14 @@ def test_a_document_that_returns_is_recorded(servers, archived, config, db_path)
     assert events == ["new", "removed", "returned"] and doc["online"] == 1 and doc["versions"] == 1
 
 
-@pytest.mark.parametrize("route", [
-    reply(body=b""),                                                       # an empty 200
-    reply(body=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4),  # undecodable bytes
-    reply(body=b"<html><body></body></html>"),                           # a page with no text
+@pytest.mark.parametrize("route, outcome", [
+    (reply(body=b""), "empty"),                                                      # an empty 200
+    (reply(body=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4), "Unusable"),  # undecodable
+    (reply(body=b"<html><body></body></html>"), "empty"),                          # a page with no text
 ])
-def test_an_empty_or_unreadable_page_never_wipes_a_good_body(servers, archived, config, db_path, route):
+def test_an_empty_or_unreadable_page_never_wipes_a_good_body(servers, archived, config, db_path, route, outcome):
     output, rows = fault_run(servers, archived, config, db_path, route)
-    assert "1 failed" in output and rows[-1]["outcome"] == "empty"
+    assert "1 failed" in output and rows[-1]["outcome"] == outcome
 
 
 def test_a_wrong_charset_declaration_is_decoded_best_effort(servers, archived, config, db_path, site):
@@ -230,3 +235,47 @@ def test_the_failed_fetch_reason_is_kept_in_the_run(servers, archived, config, d
     run = next(archived["runs"].rows_where("source = 'trs'", order_by="id desc", limit=1))
     assert run["failed"] == 1 and run["finished"]
     assert json.loads(json.dumps(run))  # a plain row Datasette can show
+
+
+# --- failed pages never become versions (issue 10, item 6) -------------------------------------
+
+
+def _file_route(servers, path: str):
+    """The route that serves ``path`` from the site copy, as before any fault."""
+    one, _ = servers
+    return _file(one.root, path)
+
+
+def _trs_documents(db: sqlite_utils.Database) -> dict[str, tuple]:
+    return {d["url"]: (d["body"], d["versions"], d["online"])
+            for d in db["documents"].rows_where("source = 'trs'")}
+
+
+def _search_rows(db: sqlite_utils.Database) -> list[tuple]:
+    return [tuple(r) for r in db.execute("select rowid, title, body from documents_fts order by rowid")]
+
+
+@pytest.mark.parametrize("fault", ["maintenance page", "redirect to the home page", "redirect to one page",
+                                   "undecodable bytes"])
+def test_a_site_wide_failure_changes_no_document(servers, archived, config, db_path, fault):
+    one, _ = servers
+    before, search, versions = _trs_documents(archived), _search_rows(archived), archived["versions"].count
+    last = archived.execute("select max(id) from fetches").fetchone()[0]
+    maintenance = ("<html><head><title>系统维护中</title></head><body><div class=main><h1>系统维护中</h1>"
+                   "<p>网站正在进行系统升级维护，请稍后访问。给您带来的不便，敬请谅解。</p></div></body></html>")
+    one.fallback = {
+        "maintenance page": reply(body=maintenance.encode()),
+        "redirect to the home page": redirect("/"),
+        "redirect to one page": redirect("/notice/maintenance.html"),
+        "undecodable bytes": reply(body=b"<html><body><p>" + random.Random(6).randbytes(6000) + b"</p></body></html>"),
+    }[fault]
+    for path in (LIST, "/", "/notice/maintenance.html", "/robots.txt"):
+        one.routes[path] = (reply(body=maintenance.encode()) if path == "/notice/maintenance.html"
+                            else _file_route(servers, path))
+    output = crawl(config, db_path, "--full")
+    assert "0 changed" in output and "0 removed" in output
+    assert _trs_documents(archived) == before and archived["versions"].count == versions
+    assert _search_rows(archived) == search
+    failed = list(archived["fetches"].rows_where("id > ? and document_id is not null and outcome not in "
+                                                 "('ok', 'redirect', 'not_modified', 'retry')", [last]))
+    assert len(failed) == len(before) and {r["outcome"] for r in failed} == {"Unusable"}

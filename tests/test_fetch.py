@@ -29,8 +29,10 @@ from crawler.fetch import (
     HostLimiter,
     PermanentError,
     Refused,
+    RobotsCache,
     TooLarge,
     TransientError,
+    Unusable,
 )
 
 pytestmark = pytest.mark.anyio
@@ -58,12 +60,14 @@ async def _no_wait(seconds: float) -> None:
 
 def make(sleeps: Sleeps | None = None, *, hosts: tuple[str, ...] = (HOST,),
          transport: httpx.AsyncBaseTransport | None = None, limiter: HostLimiter | None = None,
-         **settings: object) -> Fetcher:
-    """A fetcher that never sleeps; robots.txt off, no delay and 3 retries unless overridden."""
+         robots: RobotsCache | None = None, **settings: object) -> Fetcher:
+    """A fetcher that never sleeps, with its own robots.txt cache; robots.txt off, no delay and 3
+    retries unless overridden."""
     options: dict[str, object] = {"delay": 0.0, "obey_robots": False, "retries": 3, "backoff": 2.0}
     options.update(settings)
     return Fetcher(Settings(**options), hosts, limiter=limiter or HostLimiter(sleep=_no_wait),  # type: ignore[arg-type]
-                   transport=transport, sleep=sleeps if sleeps is not None else Sleeps())
+                   transport=transport, sleep=sleeps if sleeps is not None else Sleeps(),
+                   robots=robots or RobotsCache())
 
 
 def outcomes(attempts: tuple[Attempt, ...]) -> list[str]:
@@ -375,12 +379,12 @@ async def test_robots_fetched_once_and_obeyed(httpx_mock: HTTPXMock) -> None:
 
 async def test_robots_is_shared_by_the_fetchers_of_a_process_for_a_day(httpx_mock: HTTPXMock) -> None:
     now = [0.0]
-    limiter = HostLimiter(clock=lambda: now[0], sleep=_no_wait)
+    robots = RobotsCache(clock=lambda: now[0])
     httpx_mock.add_response(url=f"{BASE}/robots.txt", text=ROBOTS, is_reusable=True)
     httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE, is_reusable=True)
     for hours in (0, 1, 23, 25):  # e.g. two sources on one site, then later runs of the scheduler
         now[0] = hours * 3600.0
-        async with make(obey_robots=True, limiter=limiter) as f:
+        async with make(obey_robots=True, robots=robots) as f:
             await f.get(f"{BASE}/a.html")
             with pytest.raises(Refused, match="robots.txt"):
                 await f.get(f"{BASE}/private/x.html")
@@ -388,7 +392,7 @@ async def test_robots_is_shared_by_the_fetchers_of_a_process_for_a_day(httpx_moc
 
 
 async def test_concurrent_fetchers_of_one_origin_fetch_robots_once(httpx_mock: HTTPXMock) -> None:
-    limiter = HostLimiter(sleep=_no_wait)
+    robots = RobotsCache()
 
     async def slow_robots(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0.05)  # the other fetchers start while this one waits for robots.txt
@@ -398,7 +402,7 @@ async def test_concurrent_fetchers_of_one_origin_fetch_robots_once(httpx_mock: H
     httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE, is_reusable=True)
 
     async def one() -> None:
-        async with make(obey_robots=True, limiter=limiter) as f:
+        async with make(obey_robots=True, robots=robots) as f:
             await f.get(f"{BASE}/a.html")
 
     await asyncio.gather(*(one() for _ in range(4)))  # four sources of one site starting together
@@ -460,16 +464,12 @@ CHALLENGES = {
     "cookie reload()": "<script>var x='abc';document.cookie=\"acw_sc__v2=\"+x;location.reload();</script>",
     "noscript": "<html><head><title>提示</title></head><body><noscript>请开启JavaScript并刷新该页</noscript>"
                 "<script src=/check.js></script></body></html>",
-    "security check": "<html><head><title>安全验证</title></head>"
-                      "<body><div>请完成下方验证后继续访问</div></body></html>",
-    "access check": "<html><body><h1>访问验证</h1><p>请拖动滑块</p></body></html>",
     "meta refresh": "<html><head><meta http-equiv=\"refresh\" content=\"0\"></head><body></body></html>",
     "meta refresh url": "<html><head><meta content=\"1;url=/a.html\" http-equiv='Refresh'></head></html>",
-    "waf": "<html><head><title>网站防火墙</title></head>"
-           "<body>您的请求带有不合法参数，已被网站管理员设置拦截！"
-           "可能原因：您提交的内容包含危险的攻击请求</body></html>",
-    "waf en": "<html><head><title>Request Rejected</title></head><body>The requested URL was rejected. "
-              "Please consult with your administrator.</body></html>",
+    "script-built page": "<html><head><title>关于开展调查的通知</title><script src=/app.js></script></head>"
+                         "<body><div id=app></div></body></html>",
+    "cookie code, a word of text": "<html><body>Loading<script>document.cookie='t=1';location.reload()"
+                                   "</script></body></html>",
 }
 
 
@@ -483,23 +483,52 @@ async def test_challenge_page_is_blocked(httpx_mock: HTTPXMock, name: str) -> No
 
 
 NAV = "".join(f"<li><a href='/c{i}/'>栏目名称{i}</a></li>" for i in range(120))  # ~1.5 KB of text
-SOFT_404S = {
-    "plain": "<html><head><title>提示信息</title></head><body><p>您访问的页面不存在！</p></body></html>",
-    "deleted": "<html><body><div class=msg>抱歉，该页面已删除或已过期</div>"
-               "<a href=/>返回首页</a></body></html>",
-    "nginx": "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center>"
-             "<hr><center>nginx</center></body></html>",
-    "titled, in a full template": f"<html><head><title>页面不存在 - 某某市人民政府</title></head>"
-                                  f"<body><ul>{NAV}</ul><p>页面不存在</p></body></html>",
+def _notice(title: str, body: str = "<p>特此通知。</p>") -> str:
+    return (f"<html><head><title>{title}</title><script src=/stat.js></script></head>"
+            f"<body><h1>{title}</h1>{body}<script>var _hmt = _hmt || [];</script></body></html>")
+
+
+# Short real notices use every word an error page uses (issue 10, item 5): never Blocked or Gone.
+NOTICES = {
+    "安全验证": _notice("关于启用政务服务平台安全验证功能的通知"),
+    "云锁": _notice("某某县政务云安全防护（云锁）采购项目中标公告"),
+    "网站防火墙": _notice("网站防火墙设备采购结果公示"),
+    "404": _notice("404名困难群众获得临时救助"),
+    "页面不存在": _notice("页面不存在问题整改情况的说明", "<p>已整改。</p>"),
+    "access denied": _notice("Access denied 提示页整改通知"),
+    "title only": "<html><head><title>404名困难群众获得临时救助</title></head><body><p>略。</p></body></html>",
+    # Pages that say what an error page says, with words only: a page of their own until the
+    # run sees them shared by many URLs (crawler.verdicts.SharedPages).
+    "waf words": "<html><head><title>网站防火墙</title></head><body>您的请求带有不合法参数，已被网站管理员设置拦截！"
+                 "</body></html>",
+    "soft 404 words": "<html><head><title>页面不存在</title></head><body><p>您访问的页面不存在！</p></body></html>",
+    "nginx words": "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1>"
+                   "</center><hr><center>nginx</center></body></html>",
 }
 
 
-@pytest.mark.parametrize("name", sorted(SOFT_404S))
-async def test_soft_404_is_gone(httpx_mock: HTTPXMock, name: str) -> None:
-    httpx_mock.add_response(url=f"{BASE}/a.html", html=SOFT_404S[name])
+@pytest.mark.parametrize("name", sorted(NOTICES))
+async def test_words_alone_are_never_a_verdict(httpx_mock: HTTPXMock, name: str) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=NOTICES[name])
     async with make() as f:
-        with pytest.raises(Gone, match="soft 404"):
+        assert (await f.get(f"{BASE}/a.html")).status == 200
+
+
+async def test_undecodable_bytes_are_unusable(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", content=b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8,
+                            headers={"Content-Type": "text/html"})
+    async with make() as f:
+        with pytest.raises(Unusable, match="undecodable"):
             await f.get(f"{BASE}/a.html")
+
+
+async def test_a_redirect_to_the_site_root_is_unusable(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/col/a.html", status_code=302, headers={"Location": "/"})
+    httpx_mock.add_response(url=f"{BASE}/", html=PAGE)
+    async with make() as f:
+        with pytest.raises(Unusable, match="site root") as caught:
+            await f.get(f"{BASE}/col/a.html")
+    assert outcomes(caught.value.attempts) == ["redirect", "Unusable"]
 
 
 BODY = "".join(f"<p>第{i}条 本办法自发布之日起施行，各单位应当认真贯彻落实。</p>" for i in range(80))
@@ -612,51 +641,92 @@ class FakeTime:
         self.now += seconds
 
 
+async def _turns(limiter: HostLimiter, host: str, delay: float, n: int, t: FakeTime | None = None,
+                 took: float = 0.0) -> None:
+    for _ in range(n):
+        async with limiter.turn(host, delay):
+            if t is not None:
+                t.now += took  # the request took this long
+
+
 async def test_limiter_spaces_one_host_by_delay() -> None:
     t = FakeTime()
     limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
-    for _ in range(3):
-        await limiter.wait(HOST, 2.0)
+    await _turns(limiter, HOST, 2.0, 3)
     t.now += 5.0  # a pause longer than the delay: no wait
-    await limiter.wait(HOST, 2.0)
+    await _turns(limiter, HOST, 2.0, 1)
     assert t.sleeps == [2.0, 2.0]
 
 
-async def test_limiter_queues_concurrent_callers() -> None:
+async def test_limiter_spacing_counts_from_the_end_of_the_response() -> None:
     t = FakeTime()
-    slept: list[float] = []
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    await _turns(limiter, HOST, 1.0, 3, t, took=3.0)  # 3-second responses, delay 1
+    assert t.sleeps == [1.0, 1.0]
 
-    async def sleep(seconds: float) -> None:  # time stands still: every caller reserved at once
-        slept.append(seconds)
 
-    limiter = HostLimiter(clock=t.clock, sleep=sleep)
-    await asyncio.gather(*(limiter.wait(HOST, 1.5) for _ in range(4)))
-    assert sorted(slept) == [1.5, 3.0, 4.5]
+async def test_one_request_in_flight_per_host(httpx_mock: HTTPXMock) -> None:
+    """delay = 1 and 3-second responses: never two requests to the host at once (issue 10, item 11)."""
+    in_flight, most = [0], [0]
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.03)  # the response takes a while; other workers are waiting meanwhile
+        in_flight[0] -= 1
+        return httpx.Response(200, html=PAGE)
+
+    httpx_mock.add_callback(slow, is_reusable=True)
+    limiter = HostLimiter(sleep=_no_wait)  # real clock; spacing sleeps are skipped
+    async with make(limiter=limiter, delay=1.0, hosts=(HOST, "other.gov.cn")) as f, \
+            make(limiter=limiter, delay=1.0, hosts=(HOST,)) as g:
+        await asyncio.gather(*(fetcher.get(f"{BASE}/{i}.html") for i in range(4) for fetcher in (f, g)),
+                             f.get("http://other.gov.cn/a.html"))
+    assert most[0] == 2  # HOST's one, and other.gov.cn's at the same time
+    assert len(httpx_mock.get_requests()) == 9
 
 
 async def test_limiter_hosts_are_independent_and_delay_zero_never_waits() -> None:
     t = FakeTime()
     limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
-    await limiter.wait("a.gov.cn", 3.0)
-    await limiter.wait("b.gov.cn", 3.0)
-    for _ in range(5):
-        await limiter.wait("c.gov.cn", 0.0)
+    await _turns(limiter, "a.gov.cn", 3.0, 1)
+    await _turns(limiter, "b.gov.cn", 3.0, 1)
+    await _turns(limiter, "c.gov.cn", 0.0, 5)
     assert t.sleeps == []
 
 
-async def test_limiter_backs_off_after_errors_and_recovers() -> None:
-    limiter = HostLimiter()
+async def test_limiter_backs_off_on_host_signals_and_recovers() -> None:
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
     assert limiter.spacing(HOST, 1.0) == 1.0
+    limiter.failed(HOST, f"{BASE}/a", "overload")
+    limiter.failed(HOST, f"{BASE}/a", "overload")  # one URL's 503, retried: counted once
+    assert limiter.spacing(HOST, 1.0) == 2.0
     spacings = []
-    for _ in range(8):
-        limiter.failed(HOST)
+    for path in "bcd":
+        limiter.failed(HOST, f"{BASE}/{path}", "overload")
         spacings.append(limiter.spacing(HOST, 1.0))
-    assert spacings == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert spacings == [4.0, 8.0, 16.0] and limiter.resting(HOST) is None
+    limiter.failed(HOST, f"{BASE}/e", "overload")
+    assert limiter.spacing(HOST, 1.0) == 32.0 and "resting" in (limiter.resting(HOST) or "")
     assert limiter.spacing("other.gov.cn", 1.0) == 1.0
-    limiter.failed("zero.gov.cn")
+    limiter.failed("zero.gov.cn", "http://zero.gov.cn/a", "overload")
     assert limiter.spacing("zero.gov.cn", 0.0) == 1.0  # even a host without delay backs off
+    t.now += 600.0  # the rest is over: one request may try again
+    assert limiter.resting(HOST) is None
     limiter.succeeded(HOST)
     assert limiter.spacing(HOST, 1.0) == 1.0
+
+
+def test_one_urls_failure_is_not_the_hosts() -> None:
+    limiter = HostLimiter()
+    for _ in range(10):
+        limiter.failed(HOST, f"{BASE}/b", "connection")  # one URL timing out again and again
+    assert limiter.spacing(HOST, 1.0) == 1.0 and limiter.resting(HOST) is None
+    limiter.failed(HOST, f"{BASE}/c", "connection")
+    assert limiter.spacing(HOST, 1.0) == 1.0  # two URLs: still not the host
+    limiter.failed(HOST, f"{BASE}/d", "connection")
+    assert limiter.spacing(HOST, 1.0) == 8.0  # three different URLs: the host is in trouble
 
 
 async def test_fetchers_share_the_limiter(httpx_mock: HTTPXMock) -> None:
@@ -669,16 +739,67 @@ async def test_fetchers_share_the_limiter(httpx_mock: HTTPXMock) -> None:
     assert t.sleeps == [1.0, 1.0, 1.0]
 
 
-async def test_fetcher_errors_slow_the_host_down(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=502)
-    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=502)
+async def test_503s_slow_the_host_down(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{BASE}/a.html", status_code=503)
     httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE)
+    httpx_mock.add_response(url=f"{BASE}/b.html", status_code=503)
+    httpx_mock.add_response(url=f"{BASE}/b.html", html=PAGE)
     t = FakeTime()
     limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
     async with make(limiter=limiter, delay=1.0, backoff=0.0) as f:
         await f.get(f"{BASE}/a.html")
-    assert t.sleeps == [2.0, 4.0]  # 1 s delay doubled per consecutive error
-    assert limiter.spacing(HOST, 1.0) == 1.0  # the success restored it
+        assert limiter.spacing(HOST, 1.0) == 1.0  # the success restored it
+        await f.get(f"{BASE}/b.html")
+    assert t.sleeps == [2.0, 1.0, 2.0]  # 1 s delay doubled after each 503
+
+
+async def test_a_urls_500_does_not_slow_the_host_down(httpx_mock: HTTPXMock) -> None:
+    """Issue 10, item 12: one URL's 500 is retried, and the host's other URLs keep their pace."""
+    httpx_mock.add_response(url=f"{BASE}/broken.html", status_code=500, is_reusable=True)
+    httpx_mock.add_response(url=f"{BASE}/a.html", html=PAGE, is_reusable=True)
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    async with make(limiter=limiter, delay=1.0, backoff=0.0, retries=3) as f:
+        for _ in range(5):
+            with pytest.raises(TransientError, match="HTTP 500 after 4 attempts"):
+                await f.get(f"{BASE}/broken.html")
+        await f.get(f"{BASE}/a.html")
+    assert set(t.sleeps) == {1.0} and limiter.spacing(HOST, 1.0) == 1.0
+
+
+async def test_a_host_answering_every_request_with_503_rests_after_a_few(httpx_mock: HTTPXMock) -> None:
+    """Issue 10, item 12: 20 documents all 503 cost the tries of REST_AFTER URLs and a few minutes
+    of spacing, not hours; the rest fail at once, unrequested, and are tried on the next run."""
+    httpx_mock.add_response(status_code=503, is_reusable=True)
+    t = FakeTime()
+    limiter = HostLimiter(clock=t.clock, sleep=t.sleep)
+    sleeps = Sleeps()
+    async with make(sleeps, limiter=limiter, delay=1.0, retries=3, backoff=2.0) as f:
+        for i in range(20):
+            with pytest.raises(TransientError) as caught:
+                await f.get(f"{BASE}/{i}.html")
+    assert "host resting" in caught.value.reason and caught.value.attempts[-1].status is None
+    # The first URL is tried 4 times; once a second URL fails too, each URL gets one try; at the
+    # fifth the host rests.
+    assert len(httpx_mock.get_requests()) == 4 + 4
+    assert sum(t.sleeps) < 300  # of spacing, while the old limiter spent 4500 s
+
+
+async def test_connection_failures_across_urls_rest_the_host() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    limiter = HostLimiter(sleep=_no_wait)
+    async with make(transport=httpx.MockTransport(handler), limiter=limiter, retries=1) as f:
+        for i in range(20):
+            with pytest.raises(TransientError):
+                await f.get(f"{BASE}/{i}.html")
+    # 2 tries each for two URLs; from the third the failures are the host's (one try each), and
+    # at the fifth it rests.
+    assert len(calls) == 2 + 2 + 3 and limiter.resting(HOST)
 
 
 # --- robustness -------------------------------------------------------------------------------

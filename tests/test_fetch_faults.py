@@ -15,7 +15,7 @@ import pytest
 from faultserver import FaultServer, bomb_body
 
 from crawler.config import Settings
-from crawler.fetch import Fetcher, HostLimiter, Refused, TooLarge, TransientError
+from crawler.fetch import Fetcher, HostLimiter, Refused, RobotsCache, TooLarge, TransientError
 
 pytestmark = pytest.mark.anyio
 
@@ -41,7 +41,7 @@ def make(server: FaultServer, sleep: Callable[[float], Awaitable[None]] = _no_wa
     options.update(settings)
     # An explicit transport: no proxy from the environment between us and 127.0.0.1.
     return Fetcher(Settings(**options), [server.url("/")], limiter=HostLimiter(sleep=_no_wait),  # type: ignore[arg-type]
-                   transport=httpx.AsyncHTTPTransport(), sleep=sleep)
+                   transport=httpx.AsyncHTTPTransport(), sleep=sleep, robots=RobotsCache())
 
 
 async def test_a_good_page(server: FaultServer) -> None:
