@@ -304,13 +304,21 @@ class HostLimiter:
         A resting host is not waited for: the caller checks :meth:`resting` in its turn."""
         state = self._state(host)
         async with state.busy:
-            start = max(state.ended + self.spacing(host, delay), state.not_before)
-            if start > self._clock() and not self.resting(host):
-                await self._sleep(start - self._clock())
+            await self.wait(host, delay)
             try:
                 yield
             finally:
                 state.ended = self._clock()
+
+    async def wait(self, host: str, delay: float) -> None:
+        """Return when ``host``'s spacing since its latest answer has passed (at once for a
+        resting host), and count a request as starting now. Without :meth:`turn` around it (the
+        browser's requests, which Chromium sends), nothing keeps other requests out meanwhile."""
+        state = self._state(host)
+        start = max(state.ended + self.spacing(host, delay), state.not_before)
+        if start > self._clock() and not self.resting(host):
+            await self._sleep(start - self._clock())
+        state.ended = max(state.ended, self._clock())
 
     def spacing(self, host: str, delay: float) -> float:
         """Seconds from the end of one response of ``host`` to the start of the next request."""
@@ -481,9 +489,8 @@ class Fetcher:
 
     async def wait_turn(self, url: str) -> None:
         """Return when a request to ``url``'s host may start: the host's spacing since its latest
-        answer. (The browser's requests are sent by Chromium: the host is not held over them.)"""
-        async with self._limiter.turn(host_key(urlsplit(url).hostname or ""), self.settings.delay):
-            pass
+        answer. (Chromium sends the browser's requests: the host cannot be held over them.)"""
+        await self._limiter.wait(host_key(urlsplit(url).hostname or ""), self.settings.delay)
 
     @staticmethod
     def verdict(url: str, status: int, headers: dict[str, str], content: bytes) -> None:

@@ -6,9 +6,11 @@ each final response and ``crawl`` for each run. Real notices use every word an e
 words of the text are never evidence. What is:
 
 - the status: 404/410 (gone), 412 (the Ruishu challenge);
-- scripts without content: a page whose body shows no text runs a script or refreshes itself
-  (a cookie challenge, a JavaScript-built page); on a page with little text, challenge *code*
-  (``$_ts = window[…]``, a script that sets a cookie and reloads) is evidence too;
+- scripts without content: a page whose body holds nothing but scripts (no text, no element to
+  lay out) runs a script or refreshes itself; on a page with little text, challenge *code*
+  (``$_ts = window[…]``, a script that sets a cookie and reloads) is evidence too. (A page whose
+  layout a script is to fill, ``<div id=app>``, is no challenge: it extracts empty, and the
+  browser, crawler.browser, renders it when the source allows);
 - where it led: a document redirected to the root of its site is not that document;
 - decoding: bytes that mostly do not decode are not a page;
 - sharing: one page served for many document URLs (a maintenance page, a WAF block, a redirect
@@ -58,6 +60,8 @@ SCAN_BYTES = 256 * 1024
 LITTLE_TEXT = 20
 #: Elements whose text is not content a reader sees.
 HIDDEN_TAGS = ("script", "style", "noscript", "template", "title")
+#: Elements a body of scripts only may hold besides them: nothing a reader would see laid out.
+BARE_TAGS = frozenset({*HIDDEN_TAGS, "meta", "link", "br", "-text", "-comment", "body"})
 #: Challenge code: anti-bot scripts, matched in the scripts of pages with little text.
 CHALLENGE_CODE: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Ruishu $_ts", re.compile(r"\$_ts\s*=\s*window\[")),
@@ -106,9 +110,10 @@ def judge_page(content: bytes, url: str, content_type: str = "", charset: str | 
     scripts = tree.css("script")
     code = "\n".join(node.text(deep=True) or "" for node in scripts)
     refresh = _refreshes_itself(tree, url)
+    bare = tree.body is None or all(node.tag in BARE_TAGS for node in tree.body.traverse())
     tree.strip_tags(list(HIDDEN_TAGS))
     text = len(squeeze(tree.body.text(separator=" ") or "")) if tree.body is not None else 0
-    if text == 0 and (scripts or refresh):
+    if text == 0 and bare and (scripts or refresh):
         return Verdict("blocked", "anti-bot challenge (scripts without content)")
     if text <= LITTLE_TEXT:
         for name, pattern in CHALLENGE_CODE:

@@ -466,8 +466,6 @@ CHALLENGES = {
                 "<script src=/check.js></script></body></html>",
     "meta refresh": "<html><head><meta http-equiv=\"refresh\" content=\"0\"></head><body></body></html>",
     "meta refresh url": "<html><head><meta content=\"1;url=/a.html\" http-equiv='Refresh'></head></html>",
-    "script-built page": "<html><head><title>关于开展调查的通知</title><script src=/app.js></script></head>"
-                         "<body><div id=app></div></body></html>",
     "cookie code, a word of text": "<html><body>Loading<script>document.cookie='t=1';location.reload()"
                                    "</script></body></html>",
 }
@@ -501,6 +499,9 @@ NOTICES = {
     # run sees them shared by many URLs (crawler.verdicts.SharedPages).
     "waf words": "<html><head><title>网站防火墙</title></head><body>您的请求带有不合法参数，已被网站管理员设置拦截！"
                  "</body></html>",
+    # A page a script is to fill is no challenge: it extracts empty (or the browser renders it).
+    "script-built page": "<html><head><title>关于开展调查的通知</title><script src=/app.js></script></head>"
+                         "<body><div id=app></div></body></html>",
     "soft 404 words": "<html><head><title>页面不存在</title></head><body><p>您访问的页面不存在！</p></body></html>",
     "nginx words": "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1>"
                    "</center><hr><center>nginx</center></body></html>",

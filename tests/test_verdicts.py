@@ -29,13 +29,17 @@ def test_a_list_page_with_such_titles_is_a_page() -> None:
 @pytest.mark.parametrize("page", [
     _page("", "", "<script>$_ts=window['$_ts'];</script><script src=/x.js></script>"),
     _page("提示", "<noscript>请开启JavaScript</noscript><script src=/check.js></script>"),
-    _page("", "<div id=app></div>", "<script src=/app.js></script>"),
     _page("", "", "<meta http-equiv=refresh content=0>"),
     _page("", "Loading<script>document.cookie='a=1';location.reload()</script>"),
 ])
 def test_scripts_without_content_are_a_challenge(page: bytes) -> None:
     verdict = judge_page(page, URL, "text/html")
     assert verdict is not None and verdict.kind == "blocked"
+
+
+def test_a_page_a_script_is_to_fill_is_no_challenge() -> None:
+    page = _page("公示公告", "<img src=/logo.png><div id=app><ul id=list></ul></div><script src=/list.js></script>")
+    assert judge_page(page, URL, "text/html") is None
 
 
 def test_challenge_code_on_a_page_with_content_is_a_page() -> None:
