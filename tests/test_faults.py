@@ -18,6 +18,7 @@ from faultserver import (
     FaultServer,
     _file,
     bomb,
+    bomb_body,
     endless,
     redirect,
     reply,
@@ -137,6 +138,7 @@ def test_a_broken_body_is_recorded_and_nothing_half_stored(servers, archived, co
 
 @pytest.mark.parametrize("route", [endless, bomb])
 def test_a_huge_body_or_gzip_bomb_is_cut_at_the_cap(servers, archived, config, db_path, route):
+    bomb_body()  # built before: compressing 50 MB on the first request would look like a timeout
     output, rows = fault_run(servers, archived, config, db_path, route)
     assert "1 failed" in output
     assert rows[-1]["outcome"] == "TooLarge" and "300000" in rows[-1]["reason"]
