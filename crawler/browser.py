@@ -31,7 +31,6 @@ import dataclasses
 import datetime as dt
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -52,6 +51,7 @@ from .fetch import (
     TooLarge,
     TransientError,
 )
+from .verdicts import builds_list_by_script
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
@@ -65,7 +65,6 @@ __all__ = [
     "Clearances",
     "Cookie",
     "Pages",
-    "builds_list_by_script",
     "cookie_header",
     "find_chromium",
 ]
@@ -112,9 +111,6 @@ NO_BROWSER = "needs a browser: install chromium"
 #: Marks a capture's headers as the browser's rendering (also ``FetchResult.rendered``).
 RENDERED_HEADER = "x-govarchive-rendered"
 
-_SCRIPT = re.compile(rb"<script\b", re.IGNORECASE)
-
-
 # --- pure helpers -----------------------------------------------------------------------------
 
 
@@ -129,14 +125,6 @@ def find_chromium(env: Mapping[str, str] = os.environ) -> str | None:
         if found:
             return found
     return None
-
-
-def builds_list_by_script(raw: bytes) -> bool:
-    """Whether a list page in which discovery found no links has scripts that may build them.
-
-    Structure only (a ``<script>`` element), never words: the caller has already seen 0 links.
-    """
-    return bool(_SCRIPT.search(raw))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from .encoding import decode_html
 from .text import normal, squeeze
 from .urls import canonical, resolve
 
-__all__ = ["SharedPages", "Verdict", "judge_page", "judge_redirect", "judge_status"]
+__all__ = ["SharedPages", "Verdict", "builds_list_by_script", "judge_page", "judge_redirect", "judge_status"]
 
 #: "blocked": a challenge or WAF stands in front of the page; "gone": the page is no longer there;
 #: "unusable": what came is not the document (nothing to archive, nothing to conclude).
@@ -120,6 +120,15 @@ def judge_page(content: bytes, url: str, content_type: str = "", charset: str | 
             if pattern.search(code):
                 return Verdict("blocked", f"anti-bot challenge ({name})")
     return None
+
+
+def builds_list_by_script(content: bytes) -> bool:
+    """Whether a list page in which discovery found no links has scripts that may write them
+    (crawler.browser then renders it): a ``<script>`` element, never the words of the page."""
+    return bool(_SCRIPT.search(content))
+
+
+_SCRIPT = re.compile(rb"<script\b", re.IGNORECASE)
 
 
 @dataclass

@@ -30,7 +30,6 @@ from crawler.browser import (
     Clearance,
     Clearances,
     Cookie,
-    builds_list_by_script,
     cookie_header,
     find_chromium,
 )
@@ -39,6 +38,7 @@ from crawler.config import ConfigError, Settings, Source, load_config
 from crawler.crawl import crawl
 from crawler.fetch import Fetcher, HostLimiter, TransientError
 from crawler.store import Archive
+from crawler.verdicts import builds_list_by_script
 
 T = TypeVar("T")
 
