@@ -47,3 +47,9 @@ def test_depth_bound_keeps_text_and_real_pages():
     assert bound_depth(page) is page
     tricky = "<!-- <div> -->" * 300 + "<script>'<div>'</script>" * 300 + "<svg><path/></svg>" * 300
     assert bound_depth(tricky) is tricky  # comments, scripts and closed SVG elements do not nest
+
+
+def test_end_tags_inside_scripts_do_not_hide_a_nest():
+    seconds, body = timed("<div><script>document.write('</div>')</script><p>段落，文字。</p>" * 20_000)
+    assert seconds < LIMIT, f"{seconds:.1f} s"
+    assert "段落" in body

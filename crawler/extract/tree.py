@@ -32,6 +32,8 @@ class Head:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+#: Where end tags may be text (comments, raw-text elements), as written in most pages.
+_HIDING_OPENERS = ("<!--", "<script", "<SCRIPT", "<style", "<STYLE", "<textarea", "<TEXTAREA")
 #: Every byte but the marks of :func:`_may_be_deep` (``<`` starts a tag, 0x02 ends one).
 _NOT_MARKS = bytes(b for b in range(256) if b not in (0x02, ord("<")))
 
@@ -44,8 +46,8 @@ def bound_depth(html: str) -> str:
     A quick check first (:func:`_may_be_deep`); when it fails, one pass over the tags,
     counting the elements that nest (not void ones, not the ones a sibling start tag closes) by
     name; comments and raw text are skipped whole. A page within the bound comes back unchanged
-    (the same object). A page crafted to look shallow to the quick check (end tags of other names,
-    or inside scripts, between its start tags) is left to the caller's deadline
+    (the same object). A page crafted to look shallow to the quick check (stray end tags of other
+    names between its start tags) is left to the caller's deadline
     (:class:`crawler.workers.WorkerPool`)."""
     if html.count("<") <= MAX_DEPTH or not _may_be_deep(html):
         return html
@@ -79,6 +81,8 @@ def _may_be_deep(html: str) -> bool:
     """Whether some run of :data:`QUICK_RUN` start tags has no end tag between them (every deep
     nest has one). In C (bytes, replace, translate): a Python loop over every tag would cost more
     than parsing the page."""
+    if sum(html.count(opener) for opener in _HIDING_OPENERS) > QUICK_RUN:
+        return True  # end tags inside comments or scripts could hide a nest from the count below
     marks = html.encode("utf-8", "surrogatepass").translate(None, b"\x02").replace(b"</", b"\x02")
     return b"<" * QUICK_RUN in marks.translate(None, _NOT_MARKS)
 
