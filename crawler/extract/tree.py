@@ -33,7 +33,9 @@ class Head:
 
 
 #: Where end tags may be text (comments, raw-text elements), as written in most pages.
-_HIDING_OPENERS = ("<!--", "<script", "<SCRIPT", "<style", "<STYLE", "<textarea", "<TEXTAREA")
+_HIDING_OPENER = re.compile(rb"<(?:!--|script|style|textarea)", re.IGNORECASE)
+#: :data:`QUICK_RUN` start tags in a row, in the marks of :func:`_may_be_deep`.
+_RUN = b"<" * QUICK_RUN
 #: Every byte but the marks of :func:`_may_be_deep` (``<`` starts a tag, 0x02 ends one).
 _NOT_MARKS = bytes(b for b in range(256) if b not in (0x02, ord("<")))
 
@@ -79,12 +81,13 @@ def bound_depth(html: str) -> str:
 
 def _may_be_deep(html: str) -> bool:
     """Whether some run of :data:`QUICK_RUN` start tags has no end tag between them (every deep
-    nest has one). In C (bytes, replace, translate): a Python loop over every tag would cost more
-    than parsing the page."""
-    if sum(html.count(opener) for opener in _HIDING_OPENERS) > QUICK_RUN:
+    nest has one). In C (bytes count, replace, translate): a Python loop over every tag would cost
+    more than parsing the page."""
+    data = html.encode("utf-8", "surrogatepass")
+    if len(_HIDING_OPENER.findall(data)) > QUICK_RUN:
         return True  # end tags inside comments or scripts could hide a nest from the count below
-    marks = html.encode("utf-8", "surrogatepass").translate(None, b"\x02").replace(b"</", b"\x02")
-    return b"<" * QUICK_RUN in marks.translate(None, _NOT_MARKS)
+    marks = data.translate(None, b"\x02").replace(b"</", b"\x02").translate(None, _NOT_MARKS)
+    return _RUN in marks
 
 
 def _cut(text: str, spans: list[tuple[int, int]]) -> str:
