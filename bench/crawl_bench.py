@@ -275,7 +275,7 @@ def save_rate(source_db: Path, tmp: Path, limit: int) -> tuple[int, float, float
     with Archive(tmp / "writer.db") as archive:
         archive.db["sources"].insert({"name": "bench"})
         started = time.perf_counter()
-        for r, d in zip(results, docs):
+        for r, d in zip(results, docs, strict=False):
             archive.save("bench", r, d, next_visit=None)
         seconds = time.perf_counter() - started
     return len(results), len(results) / seconds, extract_rate
@@ -296,7 +296,7 @@ class Figures:
                   for i in range(4)]
         print(title)
         for i, row in enumerate([("measure", "value", "target", "met"), *self.rows]):
-            print("  " + "  ".join(_pad(c, w) for c, w in zip(row, widths)).rstrip())
+            print("  " + "  ".join(_pad(c, w) for c, w in zip(row, widths, strict=False)).rstrip())
             if i == 0:
                 print("  " + "  ".join("-" * w for w in widths))
 
@@ -319,6 +319,33 @@ def machine() -> str:
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
 
 
+def _peer_figures(figures: Figures, peer: list[float], ours: float) -> None:
+    """Scrapy's throughput and ours against it (the median of the runs), if Scrapy ran."""
+    if not peer:
+        figures.add("Scrapy", "not run (not installed or --no-scrapy)")
+        return
+    p = statistics.median(peer)
+    figures.add("Scrapy (fetch + trivial pipeline), docs/s", f"{p:.0f}")
+    figures.add("govarchive / Scrapy", f"{ours / p:.2f}", ">= 1.0", ours / p >= 1.0)
+
+
+def _quick(args: argparse.Namespace) -> argparse.Namespace:
+    """``--quick``: a small smoke run."""
+    if args.quick:
+        args.docs, args.repeat, args.recrawls, args.memory_sizes = 80, 1, 2, "40,80"
+        args.per_column, args.polite = 40, False
+    return args
+
+
+def _crawl_once(site: Running, db: Path, profile_path: str | None) -> CrawlRun:
+    """One govarchive crawl of the site, cProfiled into ``profile_path`` if given."""
+    profile = cProfile.Profile() if profile_path else None
+    run = govarchive_crawl(site, db, profile=profile)
+    if profile and profile_path:
+        profile.dump_stats(profile_path)
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="govarchive crawl throughput, memory and storage")
     parser.add_argument("--docs", type=int, default=2000, help="documents in the throughput site")
@@ -333,13 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="FILE", help="cProfile one govarchive crawl into FILE")
     parser.add_argument("--per-column", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = _quick(parser.parse_args(argv))
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.per_column)))
         return 0
-    if args.quick:
-        args.docs, args.repeat, args.recrawls, args.memory_sizes = 80, 1, 2, "40,80"
-        args.per_column, args.polite = 40, False
     sizes = [int(s) for s in args.memory_sizes.split(",") if s]
     workers = concurrency()
     layout = Layout(docs=args.docs, per_column=args.per_column)
@@ -364,10 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             bare.append(got / seconds)
             for f in tmp.glob("throughput.db*"):
                 f.unlink()
-            profile = cProfile.Profile() if args.profile and n == 0 else None
-            run = govarchive_crawl(site, db, profile=profile)
-            if profile:
-                profile.dump_stats(args.profile)
+            run = _crawl_once(site, db, args.profile if n == 0 else None)
             assert run.docs == len(urls) and run.failed == 0, f"govarchive archived {run.docs}, {run.failed} failed"
             ours.append(run.docs / run.seconds)
             cpu_per_doc.append(run.cpu / run.docs)
@@ -382,12 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.add("bare httpx loop, docs/s", f"{b:.0f}")
         figures.add("govarchive crawl, docs/s", f"{o:.1f}")
         figures.add("govarchive / bare loop", f"{o / b:.2f}", ">= 0.6", o / b >= 0.6)
-        if peer:
-            p = statistics.median(peer)
-            figures.add("Scrapy (fetch + trivial pipeline), docs/s", f"{p:.0f}")
-            figures.add("govarchive / Scrapy", f"{o / p:.2f}", ">= 1.0", o / p >= 1.0)
-        else:
-            figures.add("Scrapy", "not run (not installed or --no-scrapy)")
+        _peer_figures(figures, peer, o)
         figures.add("govarchive CPU per document", f"{statistics.median(cpu_per_doc) * 1000:.1f} ms")
         figures.add("govarchive requests per document (first crawl)", f"{first_requests / len(urls):.3f}")
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
@@ -257,10 +258,7 @@ class Site:
         body = body.replace("\n", "\n" + table, 1) if table else body
         signature = (f'<p style="text-align:right">{publisher}</p>\n'
                      f'<p style="text-align:right">{date.year}年{date.month}月{date.day}日</p>')
-        if lay.kind_of(column) == "trs":
-            page = _TRS_DETAIL
-        else:
-            page = _SHTML_DETAIL
+        page = _TRS_DETAIL if lay.kind_of(column) == "trs" else _SHTML_DETAIL
         return page.format(
             title=html.escape(title), date=f"{date:%Y-%m-%d}", publisher=publisher,
             column=COLUMN_NAMES[column % len(COLUMN_NAMES)], head=_head(title, column, date, publisher, doc),
@@ -522,7 +520,7 @@ async def _serve_forever(layout: Layout, hosts: int) -> None:
         listener = await loop.create_server(lambda: _Protocol(server), address, 0, backlog=1024)
         ports.append(listener.sockets[0].getsockname()[1])
     sizes = [len(site.document(d)[0]) for d in range(layout.docs)]
-    ready = {"bases": [f"http://{a}:{p}" for a, p in zip(addresses, ports)], "pid": os.getpid(),
+    ready = {"bases": [f"http://{a}:{p}" for a, p in zip(addresses, ports, strict=False)], "pid": os.getpid(),
              "bytes": sum(sizes), "min_bytes": min(sizes, default=0), "max_bytes": max(sizes, default=0),
              "generated_in": round(time.monotonic() - started, 2)}
     print(json.dumps(ready), flush=True)
@@ -627,10 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(Site(layout).render_document(args.doc).decode())
         return 0
     _loopback_ok(args.hosts)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(layout, args.hosts))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

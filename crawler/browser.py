@@ -247,7 +247,7 @@ class Browser:
     Playwright's own download). Call :meth:`aclose` when done.
     """
 
-    def __init__(self, executable: str | None | Path = "", *, max_pages: int = MAX_OPEN_PAGES,
+    def __init__(self, executable: str | Path | None = "", *, max_pages: int = MAX_OPEN_PAGES,
                  max_memory: int = MAX_BROWSER_MEMORY, check_every: int = MEMORY_CHECK_EVERY) -> None:
         self.executable = find_chromium() if executable == "" else (str(executable) if executable else None)
         self.max_memory, self.check_every = max_memory, check_every
@@ -462,6 +462,26 @@ class _Visit:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
+
+def _note(visit: _Visit, response: Response, page: Page) -> None:
+    """Note the page's own document response, or a JSON response its scripts fetched."""
+    request = response.request
+    if request.resource_type == "document" and response.frame == page.main_frame:
+        visit.document = response
+        visit.document_attempt = len(visit.attempts)
+    elif request.resource_type in ("xhr", "fetch") and "json" in response.headers.get("content-type", ""):
+        visit.json_sources.append(response.url)
+
+def _outcome(status: int) -> str:
+    """The outcome recorded for a response the browser saw."""
+    if status < 300 or status == 304:
+        return "ok"
+    if status < 400:
+        return "redirect"
+    if status in (404, 410):
+        return "Gone"
+    return "Blocked" if status == 412 else "PermanentError"
+
 class BrowserFetcher:
     """Fetches one source's pages through the shared :class:`Browser`, under ``fetcher``'s rules
     (its allowed origins, unsafe addresses, robots.txt, host spacing and User-Agent)."""
@@ -555,16 +575,10 @@ class BrowserFetcher:
 
         def on_response(response: Response) -> None:
             request = response.request
-            if request.resource_type == "document" and response.frame == page.main_frame:
-                visit.document = response
-                visit.document_attempt = len(visit.attempts)
-            elif request.resource_type in ("xhr", "fetch") and "json" in response.headers.get("content-type", ""):
-                visit.json_sources.append(response.url)
+            _note(visit, response, page)
             started, t0 = visit.started.get(request, (dt.datetime.now(dt.UTC), time.monotonic()))
             status = response.status
-            outcome = ("ok" if status < 300 or status == 304 else "redirect" if status < 400
-                       else "Gone" if status in (404, 410) else "Blocked" if status == 412 else "PermanentError")
-            visit.attempts.append(Attempt(response.url, started, time.monotonic() - t0, status, outcome,
+            visit.attempts.append(Attempt(response.url, started, time.monotonic() - t0, status, _outcome(status),
                                           f"browser {request.resource_type}"))
 
         def on_done(request: Request) -> None:

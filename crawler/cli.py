@@ -182,7 +182,7 @@ def notify_command(config_path: str | None, names: tuple[str, ...], test: bool) 
     failed = 0
     for source in sources:
         for service, error in send_test(source):
-            click.echo(f"{source.name}: {service}: {'sent' if not error else error}")
+            click.echo(f"{source.name}: {service}: {error or 'sent'}")
             failed += bool(error)
     if failed:
         sys.exit(1)

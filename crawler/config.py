@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -297,12 +298,7 @@ def _check(path: Path, text: str, s: Settings, source: str | None, given: set[st
     def fail(key: str, message: str) -> None:
         raise ConfigError(path, message, source=source, key=key, line=_line_of_key(text, key))
 
-    for key in ("delay", "timeout", "backoff", "max_retry_after", "revisit_min_days", "run_budget"):
-        if getattr(s, key) < 0 or (key in ("timeout", "run_budget") and getattr(s, key) == 0):
-            fail(key, "must be positive")
-    for key in ("retries", "jitter", "max_bytes", "max_pages", "max_documents", "max_attachment_bytes"):
-        if getattr(s, key) < 0 or (key in ("max_pages", "max_bytes") and getattr(s, key) == 0):
-            fail(key, "must be a positive whole number")
+    _check_numbers(s, fail)
     if s.browser not in ("auto", "always", "never"):
         fail("browser", f"must be \"auto\", \"always\" or \"never\", not {s.browser!r}")
     if s.revisit_max_days < s.revisit_min_days:
@@ -319,6 +315,15 @@ def _check(path: Path, text: str, s: Settings, source: str | None, given: set[st
         problem = cron_problem(s.schedule)
         if problem:
             fail("schedule", problem)
+
+
+def _check_numbers(s: Settings, fail: Callable[[str, str], None]) -> None:
+    for key in ("delay", "timeout", "backoff", "max_retry_after", "revisit_min_days", "run_budget"):
+        if getattr(s, key) < 0 or (key in ("timeout", "run_budget") and getattr(s, key) == 0):
+            fail(key, "must be positive")
+    for key in ("retries", "jitter", "max_bytes", "max_pages", "max_documents", "max_attachment_bytes"):
+        if getattr(s, key) < 0 or (key in ("max_pages", "max_bytes") and getattr(s, key) == 0):
+            fail(key, "must be a positive whole number")
 
 
 def cron_problem(expression: str) -> str | None:

@@ -400,7 +400,7 @@ def _link(anchor: LexborNode, order: int, ctx: _Ctx, skip: set[str]) -> _Link | 
         return None
     text = _clean_text(anchor)
     title = (anchor.attributes.get("title") or "").strip()
-    if title and (not text or text.endswith(("...", "…", "..")) and len(title) > len(text)):
+    if title and (not text or (text.endswith(("...", "…", "..")) and len(title) > len(text))):
         text = title
     word = _norm_word(text)
     if word in MORE_WORDS or word in NEXT_WORDS or word in OTHER_PAGER_WORDS:
@@ -433,7 +433,7 @@ def _register(cands: dict[tuple[int, str], _Candidate], anchor: LexborNode, link
             cand = cands[key] = _Candidate(parent, child.tag or "")
         item = cand.items.setdefault(child.mem_id, (child, []))
         item[1].append((link, nested))
-        nested = nested or child.tag in NESTED_LIST_TAGS and child is not anchor
+        nested = nested or (child.tag in NESTED_LIST_TAGS and child is not anchor)
         if parent.tag == "body":
             return
         child, parent = parent, parent.parent
@@ -595,8 +595,8 @@ def _pager_shaped(target: str, list_url: str) -> bool:
     return bool(
         not name
         or NUMBERED_FILE.match(name)
-        or INDEX_FILE.match(name)
-        and not name.startswith(("list.", "main.", "home."))
+        or (INDEX_FILE.match(name)
+        and not name.startswith(("list.", "main.", "home.")))
         or _stem(name) == _stem(own)
     )
 
@@ -671,7 +671,7 @@ def _hanweb_pages(text: str, url: str) -> list[str]:
     pages = []
     for n in range(1, count + 1):
         if n != current:
-            params = urlencode(query + [("uid", unit), ("pageNum", str(n))])
+            params = urlencode([*query, ("uid", unit), ("pageNum", str(n))])
             pages.append(urlunsplit((parts.scheme, parts.netloc, parts.path, params, "")))
     return pages
 
@@ -682,7 +682,7 @@ def _page_number(url: str) -> tuple[str, int] | None:
     query = parse_qsl(parts.query, keep_blank_values=True)
     for index, (key, value) in enumerate(query):
         if PAGE_PARAM.match(key) and value.isdigit():
-            rest = query[:index] + [(key, "{n}")] + query[index + 1 :]
+            rest = [*query[:index], (key, "{n}"), *query[index + 1 :]]
             template = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest, safe="{}"), ""))
             return template, int(value)
     folder, name = parts.path.rsplit("/", 1) if "/" in parts.path else ("", parts.path)
@@ -696,7 +696,7 @@ def _page_number(url: str) -> tuple[str, int] | None:
 def _fill_runs(pages: list[str], url: str) -> list[str]:
     """Numbered pages seen in a pager (2 … 10, 23) imply the pages between them (11 … 22)."""
     runs: dict[str, set[int]] = {}
-    for page in pages + [url]:
+    for page in [*pages, url]:
         numbered = _page_number(page)
         if numbered:
             runs.setdefault(numbered[0], set()).add(numbered[1])

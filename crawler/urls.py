@@ -44,7 +44,7 @@ def host_key(host: str) -> str:
     A name IDNA rejects (an underscore, an IPv6 literal) is kept lower-cased as written.
     """
     host = host.strip().lower().rstrip(".")
-    if not host or host.isascii() and "xn--" not in host:
+    if not host or (host.isascii() and "xn--" not in host):
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")

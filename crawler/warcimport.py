@@ -134,7 +134,7 @@ class _Matcher:
     def __call__(self, url: str) -> Source | None:
         on_origin = [s for s, scope in self.sources if scope.allows(url)]
         return max(on_origin, default=None, key=lambda s: max(
-            (len(os.path.commonprefix([url, u])) for u in s.urls + s.pages), default=0))
+            (len(os.path.commonprefix([url, u])) for u in s.urls + s.pages), default=0))  # noqa: RUF071 - characters of URLs, not paths
 
 
 def _survey(paths: Sequence[str | Path], match: _Matcher) -> tuple[dict[str, tuple[str, int]], set[str]]:

@@ -166,7 +166,7 @@ class WorkerPool:
             try:
                 ok, value = await asyncio.wait_for(self._call(worker, fn, args, kwargs), timeout)
                 # A worker that ran out of memory, or was asked to exit, is not reused.
-                healthy = ok or isinstance(value, Exception) and not isinstance(value, MemoryError)
+                healthy = ok or (isinstance(value, Exception) and not isinstance(value, MemoryError))
             except TimeoutError:
                 raise WorkerTimeout(f"{_name(fn)} took longer than {timeout:g} s; worker killed") from None
             except (EOFError, OSError):

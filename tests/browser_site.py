@@ -130,103 +130,109 @@ class FixtureSite:
         return [h for h in self.hits if h.path.startswith(prefix) and h.browser]
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """The fixture site's pages; :func:`_handler` binds it to one :class:`FixtureSite`."""
+
+    site: FixtureSite
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def send(self, status: int, body: bytes | str, ctype: str = "text/html; charset=utf-8",
+             headers: dict[str, str] | None = None) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path
+        with self.site.lock:
+            self.site.hits.append(Hit(self.path, "sec-fetch-mode" in self.headers,
+                                 self.headers.get("sec-fetch-mode") == "navigate",
+                                 self.headers.get("cookie", ""), self.headers.get("user-agent", "")))
+        if path.startswith("/gate/"):
+            self.gate(path)
+        elif path.startswith("/app/"):
+            self.app(path, parse_qs(parts.query))
+        elif path == "/robots.txt":
+            self.send(200, "User-agent: *\nDisallow: /private/\n", "text/plain")
+        else:
+            self.send(404, "<html><body>404</body></html>")
+
+    def gate(self, path: str) -> None:
+        cookie = self.headers.get("cookie", "")
+        given = dict(p.strip().split("=", 1) for p in cookie.split(";") if "=" in p).get("gate_token")
+        with self.site.lock:
+            left = self.site.tokens.get(given or "", 0)
+            if left > 0:
+                self.site.tokens[given or ""] = left - 1
+            else:
+                self.site.challenges += 1
+        if left <= 0:
+            seed = secrets.token_hex(6)
+            with self.site.lock:
+                self.site.tokens[token(seed)] = self.site.token_uses
+            codes = ",".join(str(ord(c)) for c in _TOKEN_JS)
+            script = _CHALLENGE_JS.format(n=seed[:4], codes=codes, seed=seed)
+            page = f"<html><head><meta charset=\"utf-8\"><script>{script}</script></head><body></body></html>"
+            # The first visit gets 412; a client whose token ran out, a bare 200.
+            self.send(412 if not given else 200, page)
+            return
+        listed = gate_docs(self.site.docs)
+        docs = {p: (t, d) for p, t, d in listed}
+        m = re.fullmatch(r"/gate/list/(?:index(?:_(\d+))?\.html)?", path)
+        if path in docs:
+            title, date = docs[path]
+            self.send(200, _DOC.format(title=title, date=date))
+        elif m:
+            page = int(m.group(1) or 0)
+            chunk = listed[page * PER_PAGE:(page + 1) * PER_PAGE]
+            items = "".join(f'<li><a href="{p}">{t}</a><span>{d}</span></li>' for p, t, d in chunk)
+            more = (page + 1) * PER_PAGE < len(listed)
+            pager = f'<a href="/gate/list/index_{page + 1}.html">下一页</a>' if more else ""
+            self.send(200, _GATE_LIST.format(items=items, pager=pager))
+        else:
+            self.send(404, "<html><body>404</body></html>")
+
+    def app(self, path: str, query: dict[str, list[str]]) -> None:
+        listed = app_docs(self.site.docs)
+        docs = {p: (t, d) for p, t, d in listed}
+        if path == "/app/list.html":
+            self.send(200, _APP_LIST.format(other=self.site.other))
+        elif path == "/app/list.js":
+            self.send(200, _APP_JS, "application/javascript")
+        elif path == "/app/api/list":
+            page = int((query.get("page") or ["1"])[0])
+            chunk = listed[(page - 1) * PER_PAGE: page * PER_PAGE]
+            pages = -(-len(listed) // PER_PAGE)
+            body = {"page": page, "pages": pages,
+                    "items": [{"url": p, "title": t, "date": d} for p, t, d in chunk]}
+            self.send(200, json.dumps(body, ensure_ascii=False), "application/json; charset=utf-8")
+        elif path == "/app/probe.html":
+            self.send(200, _PROBE.replace("{other}", self.site.other))
+        elif path == "/app/slow.html":  # its list never comes
+            self.send(200, '<html><body><ul id="list"></ul><script>fetch("/app/hang")</script></body></html>')
+        elif path == "/app/hang":
+            time.sleep(5)
+            self.send(200, "[]", "application/json")
+        elif path == "/app/out":
+            self.send(302, "", headers={"Location": f"{self.site.other}/redirected"})
+        elif path in docs:
+            title, date = docs[path]
+            self.send(200, _DOC.format(title=title, date=date))
+        else:
+            self.send(404, "<html><body>404</body></html>")
+
+
+
 def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def send(self, status: int, body: bytes | str, ctype: str = "text/html; charset=utf-8",
-                 headers: dict[str, str] | None = None) -> None:
-            data = body.encode() if isinstance(body, str) else body
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            path = parts.path
-            with site.lock:
-                site.hits.append(Hit(self.path, "sec-fetch-mode" in self.headers,
-                                     self.headers.get("sec-fetch-mode") == "navigate",
-                                     self.headers.get("cookie", ""), self.headers.get("user-agent", "")))
-            if path.startswith("/gate/"):
-                self.gate(path)
-            elif path.startswith("/app/"):
-                self.app(path, parse_qs(parts.query))
-            elif path == "/robots.txt":
-                self.send(200, "User-agent: *\nDisallow: /private/\n", "text/plain")
-            else:
-                self.send(404, "<html><body>404</body></html>")
-
-        def gate(self, path: str) -> None:
-            cookie = self.headers.get("cookie", "")
-            given = dict(p.strip().split("=", 1) for p in cookie.split(";") if "=" in p).get("gate_token")
-            with site.lock:
-                left = site.tokens.get(given or "", 0)
-                if left > 0:
-                    site.tokens[given or ""] = left - 1
-                else:
-                    site.challenges += 1
-            if left <= 0:
-                seed = secrets.token_hex(6)
-                with site.lock:
-                    site.tokens[token(seed)] = site.token_uses
-                codes = ",".join(str(ord(c)) for c in _TOKEN_JS)
-                script = _CHALLENGE_JS.format(n=seed[:4], codes=codes, seed=seed)
-                page = f"<html><head><meta charset=\"utf-8\"><script>{script}</script></head><body></body></html>"
-                # The first visit gets 412; a client whose token ran out, a bare 200.
-                self.send(412 if not given else 200, page)
-                return
-            listed = gate_docs(site.docs)
-            docs = {p: (t, d) for p, t, d in listed}
-            m = re.fullmatch(r"/gate/list/(?:index(?:_(\d+))?\.html)?", path)
-            if path in docs:
-                title, date = docs[path]
-                self.send(200, _DOC.format(title=title, date=date))
-            elif m:
-                page = int(m.group(1) or 0)
-                chunk = listed[page * PER_PAGE:(page + 1) * PER_PAGE]
-                items = "".join(f'<li><a href="{p}">{t}</a><span>{d}</span></li>' for p, t, d in chunk)
-                more = (page + 1) * PER_PAGE < len(listed)
-                pager = f'<a href="/gate/list/index_{page + 1}.html">下一页</a>' if more else ""
-                self.send(200, _GATE_LIST.format(items=items, pager=pager))
-            else:
-                self.send(404, "<html><body>404</body></html>")
-
-        def app(self, path: str, query: dict[str, list[str]]) -> None:
-            listed = app_docs(site.docs)
-            docs = {p: (t, d) for p, t, d in listed}
-            if path == "/app/list.html":
-                self.send(200, _APP_LIST.format(other=site.other))
-            elif path == "/app/list.js":
-                self.send(200, _APP_JS, "application/javascript")
-            elif path == "/app/api/list":
-                page = int((query.get("page") or ["1"])[0])
-                chunk = listed[(page - 1) * PER_PAGE: page * PER_PAGE]
-                pages = -(-len(listed) // PER_PAGE)
-                body = {"page": page, "pages": pages,
-                        "items": [{"url": p, "title": t, "date": d} for p, t, d in chunk]}
-                self.send(200, json.dumps(body, ensure_ascii=False), "application/json; charset=utf-8")
-            elif path == "/app/probe.html":
-                self.send(200, _PROBE.replace("{other}", site.other))
-            elif path == "/app/slow.html":  # its list never comes
-                self.send(200, '<html><body><ul id="list"></ul><script>fetch("/app/hang")</script></body></html>')
-            elif path == "/app/hang":
-                time.sleep(5)
-                self.send(200, "[]", "application/json")
-            elif path == "/app/out":
-                self.send(302, "", headers={"Location": f"{site.other}/redirected"})
-            elif path in docs:
-                title, date = docs[path]
-                self.send(200, _DOC.format(title=title, date=date))
-            else:
-                self.send(404, "<html><body>404</body></html>")
-
-    return Handler
+    return type("Handler", (_Handler,), {"site": site})
 
 
 class _Counter(BaseHTTPRequestHandler):

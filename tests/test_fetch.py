@@ -368,7 +368,7 @@ async def test_robots_fetched_once_and_obeyed(httpx_mock: HTTPXMock) -> None:
     async with make(obey_robots=True) as f:
         results = await asyncio.gather(*(f.get(BASE + path) for path in paths))
         for path in ("/private/x.html", "/no-archivers/x.html"):
-            with pytest.raises(Refused, match="disallowed by robots.txt") as caught:
+            with pytest.raises(Refused, match=r"disallowed by robots\.txt") as caught:
                 await f.get(BASE + path)
             assert caught.value.attempts == ()
     assert all(r.status == 200 for r in results)
@@ -386,7 +386,7 @@ async def test_robots_is_shared_by_the_fetchers_of_a_process_for_a_day(httpx_moc
         now[0] = hours * 3600.0
         async with make(obey_robots=True, robots=robots) as f:
             await f.get(f"{BASE}/a.html")
-            with pytest.raises(Refused, match="robots.txt"):
+            with pytest.raises(Refused, match=r"robots\.txt"):
                 await f.get(f"{BASE}/private/x.html")
     assert [r.url.path for r in httpx_mock.get_requests()].count("/robots.txt") == 2  # at 0 h and 25 h
 
@@ -427,9 +427,9 @@ async def test_robots_4xx_allows_all(httpx_mock: HTTPXMock, status: int) -> None
 async def test_robots_5xx_makes_the_host_unavailable(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=f"{BASE}/robots.txt", status_code=500, is_reusable=True)
     async with make(obey_robots=True, retries=1) as f:
-        with pytest.raises(TransientError, match="robots.txt unavailable") as first:
+        with pytest.raises(TransientError, match=r"robots\.txt unavailable") as first:
             await f.get(f"{BASE}/a.html")
-        with pytest.raises(TransientError, match="robots.txt unavailable") as second:
+        with pytest.raises(TransientError, match=r"robots\.txt unavailable") as second:
             await f.get(f"{BASE}/b.html")
     assert len(first.value.attempts) == 2 and second.value.attempts == ()
     assert [r.url.path for r in httpx_mock.get_requests()] == ["/robots.txt", "/robots.txt"]

@@ -89,7 +89,7 @@ def title_heading(nodes: list[LexborNode], page_title: str) -> LexborNode | None
         s = squeeze(node.text(separator=" "))
         if len(s) < 4 or len(s) > 200 or any(s.startswith(w) for w in NOT_TITLES):
             continue
-        if len(s) < 8 and len(s) < 0.5 * short or len(s) <= best_len:
+        if (len(s) < 8 and len(s) < 0.5 * short) or len(s) <= best_len:
             continue
         if key.startswith(s) or s in parts:  # the start of <title>, or one whole part of it
             best, best_len = node, len(s)
@@ -178,7 +178,7 @@ def _to_date(ymd: Sequence[str], today: dt.date | None) -> dt.date | None:
         day = dt.date(int(ymd[0]), int(ymd[1]), int(ymd[2]))
     except (ValueError, OverflowError):
         return None
-    if day.year < _FIRST_YEAR or today is not None and day.year > today.year + 1:
+    if day.year < _FIRST_YEAR or (today is not None and day.year > today.year + 1):
         return None
     return day
 

@@ -104,7 +104,7 @@ def render_lines(node: LexborNode, skeleton: set[int] | None = None) -> list[str
     """The text of ``node`` as lines: blocks and ``<br>`` break lines, table rows are lines."""
     if skeleton is None:
         skeleton = _skeleton(node)
-    if node.tag in ("tbody", "thead", "tfoot", "tr") or node.tag == "table" and _is_data_table(node):
+    if node.tag in ("tbody", "thead", "tfoot", "tr") or (node.tag == "table" and _is_data_table(node)):
         return _table_rows(node, skeleton)
     out = _Lines()
     stack: list[LexborNode | None] = [node]  # None: the end of a block
@@ -190,7 +190,7 @@ def is_noise_line(line: str) -> bool:
 def _trim_edges(lines: list[str], title: str) -> list[str]:
     """Drop the repeated title at the top and footer / single meta-label lines at both ends."""
     t = squeeze(title)
-    while lines and (t and squeeze(lines[0]) == t or _is_edge_noise(lines[0])):
+    while lines and ((t and squeeze(lines[0]) == t) or _is_edge_noise(lines[0])):
         lines = lines[1:]
     while lines and (_is_edge_noise(lines[-1]) or is_footer(lines[-1])):
         lines = lines[:-1]

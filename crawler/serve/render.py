@@ -33,7 +33,7 @@ def _render_block(removed: list[str], added: list[str]) -> list[Markup]:
     spans_old: list[list[tuple[int, int]]] = [[] for _ in removed]
     spans_new: list[list[tuple[int, int]]] = [[] for _ in added]
     if len(removed) == len(added):
-        for k, (old, new) in enumerate(zip(removed, added)):
+        for k, (old, new) in enumerate(zip(removed, added, strict=False)):
             if len(old) * len(new) > MAX_CHARACTER_DIFF:
                 continue
             matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
@@ -47,7 +47,7 @@ def _render_block(removed: list[str], added: list[str]) -> list[Markup]:
                         spans_new[k].append((b1, b2))
     lines = []
     for prefix, texts, spans in ((REMOVED, removed, spans_old), (ADDED, added, spans_new)):
-        for text, marks in zip(texts, spans):
+        for text, marks in zip(texts, spans, strict=False):
             body = _marked(text, marks, prefix)
             lines.append(Markup(_LINE).format(bg=_COLOURS[prefix][0], text=Markup(escape(prefix)) + body))
     return lines
