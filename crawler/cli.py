@@ -17,9 +17,10 @@ import click
 
 from . import config as config_mod
 from .config import ConfigError, Source
-from .crawl import RunReport, crawl
+from .crawl import RunReport, crawl, reread_files
 from .extract import Document, extract
 from .store import Archive, Failure, NotAnArchive, RunCounts
+from .workers import WorkerPool
 
 CONFIG_HELP = "sources.toml to read (default: $GOVARCHIVE_CONFIG, else sources.toml)."
 DB_HELP = "Archive database (default: $GOVARCHIVE_DB, else archive/govarchive.db)."
@@ -193,9 +194,10 @@ def notify_command(config_path: str | None, names: tuple[str, ...], test: bool) 
 @db_option
 @click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source (repeatable).")
 def reextract(config_path: str | None, db_path: str | None, names: tuple[str, ...]) -> None:
-    """Re-run the current extractor over the archived raw captures, without fetching.
+    """Re-run the current extractor over the archived raw captures and files, without fetching.
 
-    Each version is re-read from its own capture; versions that now read the same merge, so a
+    The text of every stored attachment file is read again first (in worker processes). Each
+    version is re-read from its own capture; versions that now read the same merge, so a
     better extractor never shows up as a wave of changes. Sources missing from the config are
     re-read with the default settings.
 
@@ -208,10 +210,16 @@ def reextract(config_path: str | None, db_path: str | None, names: tuple[str, ..
     def again(raw: bytes, url: str, charset: str | None, source: str) -> Document:
         return extract(raw, url, body_selector=selectors.get(source, ""), encoding=charset)
 
+    async def reread(archive: Archive) -> int:
+        async with WorkerPool() as pool:
+            return await reread_files(archive, pool, names)
+
     with open_archive(db_path) as archive:
+        files = asyncio.run(reread(archive))
         done = archive.reextract(again, sources=names)
     click.echo(f"{done.documents} documents re-extracted: {done.updated} read differently now; "
-               f"{done.versions_before} versions became {done.versions_after}")
+               f"{done.versions_before} versions became {done.versions_after}; "
+               f"{files} attachment files read again")
 
 
 @cli.command()

@@ -100,8 +100,8 @@ class Settings:
         "", "CSS selector of the element holding a document's body; empty: found automatically."
     )
     attachments: bool = _setting(
-        True, "Download the files documents link to (pdf, doc, xls …), up to `max_bytes` each; a "
-        "changed file is a change of its document.")
+        True, "Download the files documents link to (pdf, doc, xls …), up to `max_bytes` each, and "
+        "index their text with the document; a changed file is a change of its document.")
     max_attachment_bytes: int = _setting(
         100_000_000, "Most bytes of attachments downloaded per document; files past it are recorded "
         "as skipped.")

@@ -48,13 +48,14 @@ from .fetch import (
     NeedsBrowser,
     TransientError,
 )
+from .filetext import TIME_LIMIT, FileText, file_document, file_name, file_text, is_file_response
 from .store import INTERRUPTED, Archive, DocumentState, Outcome, RunCounts, StoredFile, timestamp
 from .text import normal
 from .urls import origin
 from .verdicts import SharedPages
 from .workers import WorkerError, WorkerPool
 
-__all__ = ["RunReport", "crawl", "crawl_source", "revisit_interval"]
+__all__ = ["RunReport", "crawl", "crawl_source", "read_file", "reread_files", "revisit_interval"]
 
 log = logging.getLogger("govarchive")
 
@@ -121,6 +122,27 @@ async def _pool(pool: WorkerPool | None) -> AsyncIterator[WorkerPool]:
         return
     async with WorkerPool() as own:
         yield own
+
+
+async def read_file(pool: WorkerPool, content: bytes, name: str, content_type: str, *,
+                    timeout: float = TIME_LIMIT) -> FileText:
+    """The text of a downloaded file, read in a worker process within ``timeout`` seconds: a file
+    that hangs or crashes its parser fails alone, with the reason."""
+    try:
+        return await pool.run(file_text, content, name, content_type, timeout=timeout)
+    except WorkerError as e:
+        return FileText("", status="failed", reason=str(e))
+
+
+async def reread_files(archive: Archive, pool: WorkerPool, sources: Iterable[str] = ()) -> int:
+    """Read the text of every archived file (of ``sources``' documents) again; return how many."""
+    done = 0
+    for sha, name, content_type in archive.stored_files(sources):
+        content = archive.file_content(sha)
+        if content is not None:
+            archive.set_file_text(sha, await read_file(pool, content, name, content_type))
+            done += 1
+    return done
 
 
 def _by_host(sources: list[Source]) -> list[int]:
@@ -346,43 +368,68 @@ class _Run:
                                next_visit=self._next_visit(result.url, state.published, result.fetched_at))
             self.count(Outcome.UNCHANGED)
             return
-        try:
-            doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
-                                      body_selector=self.source.settings.body_selector,
-                                      encoding=result.charset, today=today)
-        except WorkerError as e:
-            # Too slow or too big to parse (say, deeply nested markup): a failure of this URL only.
-            self._record(result.attempts, state, failure=f"unreadable: {e}", outcome="unreadable")
-            self._failed(result.url, str(e), permanent=True)
-            return
-        says = f"{doc.title}\n{doc.body}"  # what the page itself says (no listing title, no URL date)
-        if not doc.title and result.url in self.titles:
-            doc = dataclasses.replace(doc, title=self.titles[result.url])
-        if not doc.body and not doc.attachments:
-            # An empty or unreadable page never replaces what the archive holds.
-            self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
-            self._failed(result.url, doc.problem or "no text", permanent=True)
-            return
-        if len(normal(doc.body)) < PROBE_BELOW:
-            await self._probe(result.final_url)
-        verdict = self.shared.judge(result.url, result.final_url, says)
-        if verdict:
-            # A template many URLs get (maintenance page, WAF block, soft 404) is not a version.
-            self._record(result.attempts, state, failure=verdict.reason, outcome="Unusable")
-            self._failed(result.url, verdict.reason, permanent=False)
-            return
-        downloads = await self._download(doc) if self.source.settings.attachments else {}
+        if is_file_response(result.content[:512], result.headers):
+            doc, downloads, texts = await self._file_document(result)
+        else:
+            try:
+                doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
+                                          body_selector=self.source.settings.body_selector,
+                                          encoding=result.charset, today=today)
+            except WorkerError as e:
+                # Too slow or too big to parse (say, deeply nested markup): a failure of this URL only.
+                self._record(result.attempts, state, failure=f"unreadable: {e}", outcome="unreadable")
+                self._failed(result.url, str(e), permanent=True)
+                return
+            says = f"{doc.title}\n{doc.body}"  # what the page itself says (no listing title, no URL date)
+            if not doc.title and result.url in self.titles:
+                doc = dataclasses.replace(doc, title=self.titles[result.url])
+            if not doc.body and not doc.attachments:
+                # An empty or unreadable page never replaces what the archive holds.
+                self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
+                self._failed(result.url, doc.problem or "no text", permanent=True)
+                return
+            if len(normal(doc.body)) < PROBE_BELOW:
+                await self._probe(result.final_url)
+            verdict = self.shared.judge(result.url, result.final_url, says)
+            if verdict:
+                # A template many URLs get (maintenance page, WAF block, soft 404) is not a version.
+                self._record(result.attempts, state, failure=verdict.reason, outcome="Unusable")
+                self._failed(result.url, verdict.reason, permanent=False)
+                return
+            downloads, texts = await self._download(doc) if self.source.settings.attachments else ({}, {})
         outcome, doc_id = self.archive.save(
-            self.source.name, result, doc, downloads=downloads, run_id=self.id,
+            self.source.name, result, doc, downloads=downloads, run_id=self.id, texts=texts,
             next_visit=self._next_visit(result.url, doc.published or today, result.fetched_at))
         self._record(result.attempts, None, document_id=doc_id)
         self.count(outcome)
 
-    async def _download(self, doc: Document) -> dict[str, StoredFile | str]:
+    async def _file_document(self, result: FetchResult) -> tuple[Document, dict[str, StoredFile | str],
+                                                                 dict[str, FileText]]:
+        """A column that lists a file (….pdf): the file is the document, titled as listed, its
+        text the body; with the file (its own attachment) and its text if newly read."""
+        title = (self.titles.get(result.url) or self.archive.title(result.url)
+                 or file_name(result.final_url, result.headers))
+        stored, texts = await self._keep_file(result, title)
+        known = texts.get(stored.sha256) or self.archive.file_texts([stored.sha256]).get(stored.sha256) or ""
+        return file_document(result.url, title, known), {result.url: stored}, texts
+
+    async def _keep_file(self, got: FetchResult, link_text: str) -> tuple[StoredFile, dict[str, FileText]]:
+        """Store a downloaded file, and read its text in the worker pool if the archive has not yet."""
+        name = file_name(got.final_url, got.headers, link_text)
+        content_type = got.headers.get("content-type", "")
+        stored = self.archive.store_file(got.content, content_type, got.fetched_at.isoformat(timespec="seconds"),
+                                         name=name)
+        if self.archive.file_texts([stored.sha256]):
+            return stored, {}
+        return stored, {stored.sha256: await read_file(self.pool, got.content, name, content_type)}
+
+    async def _download(self, doc: Document) -> tuple[dict[str, StoredFile | str], dict[str, FileText]]:
         """Fetch a document's attachments one at a time, each kept in the archive as it arrives,
         so one file at most is held in memory; a failure is kept as its reason, never as a change.
-        Past ``max_attachment_bytes`` for the document, the rest are skipped."""
+        Past ``max_attachment_bytes`` for the document, the rest are skipped. Also returns the
+        text of the files read now (by SHA-256)."""
         files: dict[str, StoredFile | str] = {}
+        texts: dict[str, FileText] = {}
         room = self.source.settings.max_attachment_bytes
         for a in doc.attachments:
             if room <= 0:
@@ -400,11 +447,14 @@ class _Run:
             if room < 0:
                 files[a.url] = f"skipped: the document's attachments exceed max_attachment_bytes " \
                                f"({self.source.settings.max_attachment_bytes})"
+            elif not is_file_response(got.content[:512], got.headers):
+                # A link that only says it is a file (/download?fileId=…) is one if the answer is.
+                files[a.url] = f"not a file: {got.headers.get('content-type') or 'a web page'}"
             else:
-                files[a.url] = self.archive.store_file(got.content, got.headers.get("content-type", ""),
-                                                       got.fetched_at.isoformat(timespec="seconds"))
+                files[a.url], read = await self._keep_file(got, a.text)
+                texts.update(read)
             del got  # before the next download arrives
-        return files
+        return files, texts
 
     async def _probe(self, url: str) -> None:
         """What the site of ``url`` serves for a URL that cannot exist, once per origin and run."""

@@ -32,11 +32,13 @@ def fields_text(fields: str | None) -> str:
 
 
 def version_text(title: str | None, published: str | None, publisher: str | None,
-                 fields: str | None, body: str | None) -> str:
-    """A version as the plain text that versions are compared by: its fields, then its body."""
+                 fields: str | None, body: str | None, attachments: str | None = None) -> str:
+    """A version as the plain text that versions are compared by: its fields, its body, then the
+    text of its attachments (``version_attachments.text``), so a changed file shows what changed."""
     head = [f"标题：{title or ''}", f"发布日期：{published or ''}", f"发布机构：{publisher or ''}"]
     extra = fields_text(fields)
-    return "\n".join(head + ([extra] if extra else []) + ["", str(body or "")])
+    files = ["", str(attachments)] if attachments else []
+    return "\n".join(head + ([extra] if extra else []) + ["", str(body or "")] + files)
 
 
 def _paragraphs(text: object) -> list[str]:

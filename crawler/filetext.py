@@ -30,15 +30,18 @@ import io
 import re
 import struct
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
+from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 from .encoding import charset_from_content_type, decode_html
+from .extract import Attachment, Document, extract
 
-__all__ = ["FileText", "Status", "file_kind", "file_text"]
+__all__ = ["FileText", "Status", "disposition_filename", "file_document", "file_kind", "file_name",
+           "file_text", "is_file_response"]
 
 #: Files larger than this are not read (the fetcher's own cap, ``max_bytes``, is usually lower).
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -116,6 +119,89 @@ def file_kind(head: bytes, name: str = "", content_type: str = "") -> str:
         return EXTENSION_KINDS[ext]
     mime = content_type.split(";", 1)[0].strip().lower()
     return CONTENT_TYPE_KINDS.get(mime, "")
+
+
+#: Magic-byte kinds that are files whatever the server calls them (``file_kind``'s first answers).
+FILE_MAGIC_KINDS = frozenset({"pdf", "zip", "ole", "rtf"})
+_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w-]+)'[^']*'([^;]+)", re.IGNORECASE)
+_DISPOSITION = re.compile(r"""filename\s*=\s*(?:"([^"]*)"|([^;]+))""", re.IGNORECASE)
+
+
+def disposition_filename(value: str) -> str:
+    """The file name a Content-Disposition header gives ("" if none).
+
+    ``filename*=UTF-8''…`` (RFC 6266) first; a plain ``filename`` is often raw UTF-8 or GBK bytes,
+    which HTTP clients hand over as Latin-1 text, so it is re-decoded.
+    """
+    star = _DISPOSITION_STAR.search(value or "")
+    if star:
+        try:
+            return unquote(star.group(2).strip(), encoding=star.group(1), errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass
+    plain = _DISPOSITION.search(value or "")
+    if not plain:
+        return ""
+    name = (plain.group(1) if plain.group(1) is not None else plain.group(2)).strip()
+    try:
+        raw = name.encode("latin-1")
+    except UnicodeEncodeError:
+        return unquote(name)
+    # Short GBK names often decode as UTF-8 too, into Greek, Hebrew …: UTF-8 only if it reads as Chinese.
+    if _decodes(raw, "utf-8") and not _NOT_CHINESE.search(raw.decode("utf-8")):
+        return unquote(raw.decode("utf-8"))
+    return unquote(raw.decode("gb18030") if _decodes(raw, "gb18030") else name)
+
+
+#: Non-ASCII characters that are not Chinese or its punctuation.
+_NOT_CHINESE = re.compile(r"[^\x00-\x7f\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def is_file_response(head: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether a response is a file (PDF, Word …) rather than a web page.
+
+    Its first bytes decide when they are a file's magic; else a Content-Disposition that names a
+    file, else a Content-Type of a file format (a page served as text/html is a page).
+    """
+    if file_kind(head) in FILE_MAGIC_KINDS:
+        return True
+    mime = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if mime in ("text/html", "application/xhtml+xml") or head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        return False  # a page, whatever else the headers say (servers mislabel .shtml pages)
+    if disposition_filename(headers.get("content-disposition", "")):
+        return True
+    return mime in CONTENT_TYPE_KINDS or mime in ("application/octet-stream", "application/zip")
+
+
+def file_name(url: str, headers: Mapping[str, str], link_text: str = "") -> str:
+    """The best name of a downloaded file: Content-Disposition, a ``fileName=`` in the URL, the
+    URL's last path segment when it has an extension, else the link's text."""
+    named = disposition_filename(headers.get("content-disposition", ""))
+    if named:
+        return named
+    parts = urlsplit(url)
+    for key, value in (pair.partition("=")[::2] for pair in parts.query.split("&")):
+        if key.lower() in ("filename", "name", "file") and "." in value:
+            return unquote(value)
+    last = unquote(parts.path.rsplit("/", 1)[-1])
+    return last if "." in last or not link_text else link_text
+
+
+def file_document(url: str, title: str, text: FileText | str) -> Document:
+    """The document a column lists as a file: titled as listed, the file's text its body, and the
+    file its own attachment (so it is stored, versioned by its hash and offered for download)."""
+    text = text if isinstance(text, FileText) else FileText("", text)
+    problem = "" if text.text else f"file {text.status}: {text.reason}".rstrip(": ")
+    return Document(title=title, body=text.text, attachments=(Attachment(url=url, text=title),),
+                    problem=problem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +464,8 @@ def _ole_kind(f: IO[bytes]) -> str:
 
 #: Word 97 FIB offsets ([MS-DOC] 2.5.1): flags, main text length, and the piece table (Clx).
 _FIB_FLAGS, _FIB_CCP_TEXT, _FIB_FC_CLX, _FIB_LCB_CLX = 0x0A, 0x4C, 0x1A2, 0x1A6
+#: The FIB version (nFib) of Word 97; Word 6/95 files put the piece table elsewhere.
+_NFIB_WORD97 = 0x00C1
 #: Field codes: begin, separator (the shown result follows), end; the code itself is dropped.
 _FIELD_BEGIN, _FIELD_SEP, _FIELD_END = "\x13", "\x14", "\x15"
 #: Word's control characters → text: paragraph/cell/row ends, line and page breaks.
@@ -391,7 +479,8 @@ def _doc(f: IO[bytes], _ctype: str) -> tuple[str, int | None, str]:
     ole = olefile.OleFileIO(f)
     try:
         word = ole.openstream("WordDocument").read()
-        if len(word) < _FIB_LCB_CLX + 4 or struct.unpack_from("<H", word, 0)[0] != 0xA5EC:
+        ident, nfib = struct.unpack_from("<HH", word, 0) if len(word) >= _FIB_LCB_CLX + 4 else (0, 0)
+        if ident != 0xA5EC or nfib < _NFIB_WORD97:
             raise _Unreadable("not a Word 97 document (older Word or WPS format)", "unsupported")
         flags = struct.unpack_from("<H", word, _FIB_FLAGS)[0]
         if flags & 0x0100:
@@ -405,7 +494,8 @@ def _doc(f: IO[bytes], _ctype: str) -> tuple[str, int | None, str]:
     ccp_text = struct.unpack_from("<i", word, _FIB_CCP_TEXT)[0]
     fc_clx, lcb_clx = struct.unpack_from("<II", word, _FIB_FC_CLX)
     text = "".join(_pieces(word, table[fc_clx:fc_clx + lcb_clx], ccp_text))
-    return _drop_field_codes(text).translate(_WORD_CONTROLS), None, ""
+    # A table row ends with a cell mark and a row mark (two \x07): a row is a line, cells tab-separated.
+    return _drop_field_codes(text).replace("\x07\x07", "\n").translate(_WORD_CONTROLS), None, ""
 
 
 def _pieces(word: bytes, clx: bytes, ccp_text: int) -> Iterator[str]:
@@ -472,8 +562,6 @@ def _txt(f: IO[bytes], ctype: str) -> tuple[str, int | None, str]:
 
 
 def _html(f: IO[bytes], ctype: str) -> tuple[str, int | None, str]:
-    from .extract import extract
-
     doc = extract(f.read(), encoding=charset_from_content_type(ctype))
     if doc.problem and not doc.body:
         raise _Unreadable(doc.problem, "empty")

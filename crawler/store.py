@@ -28,6 +28,7 @@ from .config import Source
 from .encoding import charset_from_content_type
 from .extract import Document
 from .fetch import Attempt, FetchResult
+from .filetext import FileText, file_document
 from .text import normal
 
 __all__ = [
@@ -154,7 +155,7 @@ class Reextracted:
 @dataclass(frozen=True)
 class RunEvent:
     """Something a run found about a document, with the versions before and after it (title,
-    published, publisher, fields, body), for digests."""
+    published, publisher, fields, body, attachment text), for digests."""
 
     document_id: int
     event: str
@@ -292,6 +293,32 @@ def add_frontier_and_deferred(db: sqlite_utils.Database) -> None:
     db.table("runs").add_column("deferred", int)
 
 
+@migrations()
+def add_file_text(db: sqlite_utils.Database) -> None:
+    """The text of each attachment file (crawler.filetext), once per file content, beside the file."""
+    files = db.table("files")
+    for column, kind in (("name", str), ("kind", str), ("pages", int), ("text_status", str),
+                         ("text_reason", str), ("text", str)):
+        files.add_column(column, kind)
+    db.execute(VERSION_ATTACHMENTS)
+
+
+#: Each version's attachments as text, for comparing versions (diff.version_text): per file its
+#: link text, then its text (or its hash when it has none). A file listed in its column as the
+#: document itself is left out: its text is the version's body.
+VERSION_ATTACHMENTS = """
+create view version_attachments as
+select v.id as version_id, v.document_id, group_concat(
+  '附件：' || coalesce(json_extract(j.value, '$.text'), '') || case when coalesce(f.text, '') = ''
+    then '（' || substr(f.sha256, 1, 12) || '）' else char(10) || f.text end, char(10)) as text
+from versions v
+join json_each(v.attachments) j
+join files f on f.sha256 = json_extract(j.value, '$.sha256')
+where json_extract(j.value, '$.url') <> (select url from documents d where d.id = v.document_id)
+group by v.id
+"""
+
+
 class Archive:
     """An open archive database. Use as a context manager, or call :meth:`close`."""
 
@@ -395,6 +422,11 @@ class Archive:
         return DocumentState(r["id"], r["url"], bool(r["online"]), r["etag"], r["last_modified"],
                              r["next_visit"], published, r["fingerprint"])
 
+    def title(self, url: str) -> str | None:
+        """The archived title of a document."""
+        row = self.db.execute("select title from documents where url = ?", [url]).fetchone()
+        return row[0] if row else None
+
     def due(self, source: str, before: str | None) -> list[str]:
         """Documents of ``source`` whose revisit time is before ``before`` (None: all).
 
@@ -448,12 +480,13 @@ class Archive:
 
     def save(self, source: str, result: FetchResult, doc: Document, *,
              downloads: Mapping[str, StoredFile | str] | None = None, run_id: int | None = None,
-             next_visit: str | None = None) -> tuple[Outcome, int]:
+             next_visit: str | None = None, texts: Mapping[str, FileText] | None = None) -> tuple[Outcome, int]:
         """Archive a fetched document; a new version only when its content changed.
 
         ``downloads`` maps attachment URLs to their file, already kept by :meth:`store_file`, or to
         the reason it failed; a changed file is a change of the document, a failed download is not.
-        The document leaves the frontier.
+        ``texts`` maps a file's SHA-256 to its text, for files whose text the archive lacked (see
+        :meth:`file_texts`). The document leaves the frontier.
         """
         stamp = result.fetched_at.isoformat(timespec="seconds")
         caching = {"etag": result.headers.get("etag"),
@@ -462,10 +495,14 @@ class Archive:
             self.db.execute("delete from frontier where url = ?", [result.url])
             old = self.state(result.url)
             hashes = self._hashes(old.id if old else None, downloads or {})
+            for sha, text in (texts or {}).items():
+                self.set_file_text(sha, text)
             print_ = fingerprint(doc, hashes)
             if old is not None and old.fingerprint == print_:
                 self._seen(old, stamp, run_id, caching)
                 self._save_attachments(old.id, doc, hashes, downloads or {}, stamp)
+                if texts:  # files archived before their text was read (an upgraded archive)
+                    self._index(old.id, doc, hashes)
                 return Outcome.UNCHANGED, old.id
             doc_id = old.id if old else self._insert_document(source, result.url, stamp)
             detail = self._describe(doc_id, doc, hashes) if old else ""
@@ -480,8 +517,8 @@ class Archive:
                 "source": source, "problem": doc.problem, "online": 1, "removed": None,
                 "removed_reason": None, "last_seen": stamp, "last_changed": stamp, "versions": number,
                 "fingerprint": print_, **caching})
-            self._index(doc_id, doc)
             self._save_attachments(doc_id, doc, hashes, downloads or {}, stamp)
+            self._index(doc_id, doc, hashes)
             self._event(doc_id, run_id, stamp, "changed" if old else "new", detail)
         return (Outcome.NEW if old is None else Outcome.CHANGED), doc_id
 
@@ -555,30 +592,34 @@ class Archive:
         return Reextracted(len(ids), before, after, updated)
 
     def _reextract_document(self, doc_id: int, extractor: Extractor) -> tuple[int, int, bool]:
-        source, current = self.db.execute("select source, fingerprint from documents where id = ?",
-                                          [doc_id]).fetchone()
+        source, current, url = self.db.execute("select source, fingerprint, url from documents where id = ?",
+                                               [doc_id]).fetchone()
         rows = list(self.db.query(
-            "select v.id, v.attachments, c.content, c.final_url, c.headers from versions v"
+            "select v.id, v.title, v.attachments, c.content, c.final_url, c.headers from versions v"
             " join captures c on c.id = v.capture_id where v.document_id = ? order by v.version", [doc_id]))
-        kept: list[tuple[int, Document, str]] = []
+        kept: list[tuple[int, Document, str, dict[str, str]]] = []
         for row in rows:
             hashes = {a["url"]: a["sha256"] for a in json.loads(row["attachments"] or "[]") if a.get("sha256")}
-            charset = charset_from_content_type(json.loads(row["headers"] or "{}").get("content-type"))
-            doc = extractor(zlib.decompress(row["content"]), row["final_url"], charset, source)
+            if url in hashes:  # a file listed in its column: its text is the document (file_document)
+                stored = self.file_texts([hashes[url]]).get(hashes[url])
+                doc = file_document(url, row["title"] or "", stored or "")
+            else:
+                charset = charset_from_content_type(json.loads(row["headers"] or "{}").get("content-type"))
+                doc = extractor(zlib.decompress(row["content"]), row["final_url"], charset, source)
             print_ = fingerprint(doc, hashes)
             if kept and kept[-1][2] == print_:
                 self.db.execute("delete from versions where id = ?", [row["id"]])
                 continue
-            kept.append((row["id"], doc, print_))
+            kept.append((row["id"], doc, print_, hashes))
             self._update("versions", row["id"], {**_content(doc), "fingerprint": print_,
                                                    "version": len(kept)})
         if not kept:
             return 0, 0, False
-        _, doc, print_ = kept[-1]
+        _, doc, print_, hashes = kept[-1]
         self._update("documents", doc_id, {**_content(doc), "problem": doc.problem,
                                              "year": doc.published.year if doc.published else None,
                                              "versions": len(kept), "fingerprint": print_})
-        self._index(doc_id, doc)
+        self._index(doc_id, doc, hashes)
         return len(rows), len(kept), print_ != current
 
     # Plain statements for the per-document writes: sqlite-utils' insert/update re-read the
@@ -613,21 +654,57 @@ class Archive:
                               [doc_id]).fetchone()
         return (row[0] or 0) + 1
 
-    def _index(self, doc_id: int, doc: Document) -> None:
+    def _index(self, doc_id: int, doc: Document, hashes: Mapping[str, str]) -> None:
+        """Index the title, and the body followed by the text of the document's attachments."""
+        url = self.db.execute("select url from documents where id = ?", [doc_id]).fetchone()[0]
+        # A file listed in its column is its own attachment: its text is the body already.
+        shas = [hashes[a.url] for a in doc.attachments if a.url in hashes and a.url != url]
+        texts = self.file_texts(shas)
+        body = "\n".join([doc.body, *(texts[sha].text for sha in dict.fromkeys(shas) if sha in texts)])
         self.db.execute("delete from documents_fts where rowid = ?", [doc_id])
         self.db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
-                        [doc_id, search_text(doc.title), search_text(doc.body)])
+                        [doc_id, search_text(doc.title), search_text(body)])
 
-    def store_file(self, content: bytes, content_type: str, stamp: str | None = None) -> StoredFile:
+    # -- attachment files ------------------------------------------------------------------
+
+    def store_file(self, content: bytes, content_type: str, stamp: str | None = None,
+                   name: str = "") -> StoredFile:
         """Keep a downloaded file by content hash, at once and in its own transaction, so a
         document's attachments are held in memory one at a time; ``save`` then links them."""
         sha = hashlib.sha256(content).hexdigest()
         with self.db.atomic():
             self.db.execute(
-                "insert into files (sha256, size, content_type, first_seen, content) values (?, ?, ?, ?, ?)"
-                " on conflict (sha256) do nothing", [sha, len(content), content_type, stamp or timestamp(),
-                                                     content])
+                "insert into files (sha256, size, content_type, first_seen, name, content)"
+                " values (?, ?, ?, ?, ?, ?) on conflict (sha256) do nothing",
+                [sha, len(content), content_type, stamp or timestamp(), name, content])
         return StoredFile(sha, len(content), content_type)
+
+    def file_texts(self, shas: Iterable[str]) -> dict[str, FileText]:
+        """The stored text of those files (by SHA-256) that have been read."""
+        found: dict[str, FileText] = {}
+        for chunk, marks in _batches(list(dict.fromkeys(shas))):
+            for r in self.db.query(f"select sha256, kind, text, pages, text_status, text_reason from files"
+                                   f" where text_status is not null and sha256 in ({marks})", chunk):
+                found[r["sha256"]] = FileText(r["kind"] or "", r["text"] or "", r["pages"],
+                                              r["text_status"], r["text_reason"] or "")
+        return found
+
+    def set_file_text(self, sha: str, text: FileText) -> None:
+        """Record what a file says (a file that is not archived is ignored)."""
+        self._update("files", sha, {"kind": text.kind, "text": text.text, "pages": text.pages,
+                                    "text_status": text.status, "text_reason": text.reason}, key="sha256")
+
+    def stored_files(self, sources: Iterable[str] = ()) -> list[tuple[str, str, str]]:
+        """(SHA-256, name, Content-Type) of every archived file, or of those of ``sources``' documents."""
+        names = list(sources)
+        where = (f"where sha256 in (select a.sha256 from attachments a join documents d on"
+                 f" d.id = a.document_id where d.source in ({','.join('?' * len(names))}))") if names else ""
+        return [(r["sha256"], r["name"] or "", r["content_type"] or "") for r in self.db.query(
+            f"select sha256, name, content_type from files {where} order by first_seen", names)]
+
+    def file_content(self, sha: str) -> bytes | None:
+        row = self.db.execute("select content from files where sha256 = ?", [sha]).fetchone()
+        return bytes(row[0]) if row else None
 
     def _hashes(self, doc_id: int | None, downloads: Mapping[str, StoredFile | str]) -> dict[str, str]:
         """Each attachment URL's file hash. A download that failed keeps the hash archived
@@ -679,7 +756,8 @@ class Archive:
 
     def run_events(self, run_id: int) -> list[RunEvent]:
         """The events a run recorded, each with the document's version before and after it."""
-        content = "title, published, publisher, fields, body"
+        content = ("title, published, publisher, fields, body,"
+                   " (select a.text from version_attachments a where a.version_id = versions.id)")
         out = []
         for e in self.db.query("select e.document_id, e.event, e.detail, e.time, d.title, d.url from events e"
                                " join documents d on d.id = e.document_id where e.run_id = ? order by e.id",

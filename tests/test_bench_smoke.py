@@ -46,3 +46,10 @@ def test_quick_crawl_bench_runs_and_prints_its_table():
     for row in ("bare httpx loop, docs/s", "govarchive / bare loop", "database bytes per document",
                 "everything else", "Archive.save alone", "peak RSS"):
         assert row in out.stdout, out.stdout
+
+
+def test_quick_attachment_bench_runs_and_prints_its_table():
+    out = subprocess.run([sys.executable, str(BENCH / "attachment_bench.py"), "--quick"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| govarchive (pypdfium2) |" in out.stdout and "100.0%" in out.stdout, out.stdout

@@ -360,3 +360,15 @@ def test_idn_host_in_unicode_or_punycode_is_one_host(configured):
     listing = discover(page, "http://政府.网络/col/", allowed_hosts=[configured])
     assert listing.documents == (f"http://{PUNY}/col/202403/t20240301_1.html",
                                  f"http://{PUNY}/col/202403/t20240302_2.html")
+
+
+def test_a_column_of_files_lists_each_file_as_a_document():
+    html = """<html><body><div class="nav"><a href="/">首页</a><a href="/zwgk/">政务公开</a></div><ul class="list">
+    <li><a href="/zwgk/yjs/P020240201.pdf">示范县2024年部门预算公开表</a><span>2024-02-01</span></li>
+    <li><a href="/zwgk/yjs/P020240101.xlsx">示范县2023年财政决算统计表</a><span>2024-01-01</span></li>
+    <li><a href="/zwgk/yjs/download?fileId=9">示范县2022年财政决算说明.doc</a><span>2023-01-01</span></li>
+    </ul></body></html>"""
+    listing = discover(html.encode(), "http://h.test/zwgk/yjs/")
+    assert listing.documents == ("http://h.test/zwgk/yjs/P020240201.pdf", "http://h.test/zwgk/yjs/P020240101.xlsx",
+                                 "http://h.test/zwgk/yjs/download?fileId=9")
+    assert listing.titles["http://h.test/zwgk/yjs/P020240201.pdf"] == "示范县2024年部门预算公开表"

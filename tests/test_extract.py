@@ -325,3 +325,18 @@ def test_issue_date_and_publish_date_are_both_kept_and_published_is_the_publish_
                      "</table><div id='zoom'><p>正文第一段，内容足够长，可以被识别为正文内容。</p></div></body></html>".encode())
     assert both.fields["成文日期"] == "2024-01-30" and both.fields["发布日期"] == "2024-02-02"
     assert both.published == dt.date(2024, 2, 2)
+
+
+def test_download_links_without_an_extension_are_attachments_when_they_say_so():
+    html = """<html><head><title>关于印发工作方案的通知</title></head><body><div class="nav"><a href="/">首页</a></div>
+    <div class="TRS_Editor"><p>各乡镇人民政府：现将工作方案印发给你们，请认真贯彻执行，确保各项任务落到实处。</p>
+    <p>附件：<a href="/download?fileId=123">工作方案.docx</a> <a href="/download?fileId=124">预算表.XLS（35KB）</a></p>
+    <p><a href="/jpaas/download?fileName=x.wps">附件2</a> <a href="/file/get?id=9" download>附件3</a></p>
+    <p><a href="/zwgk/other.html">其他通知</a> <a href="/download?fileId=125">下载</a></p></div></body></html>"""
+    doc = extract(html.encode(), "http://h.test/zwgk/t20240101_1.html")
+    assert doc.attachments == (
+        Attachment("http://h.test/download?fileId=123", "工作方案.docx"),
+        Attachment("http://h.test/download?fileId=124", "预算表.XLS（35KB）"),
+        Attachment("http://h.test/jpaas/download?fileName=x.wps", "附件2"),
+        Attachment("http://h.test/file/get?id=9", "附件3"),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborNode
@@ -9,7 +10,7 @@ from selectolax.lexbor import LexborNode
 from ..text import clean, squeeze
 from ..urls import SKIP_SCHEMES, resolve
 from .model import Attachment
-from .rules import ATTACHMENT_EXTENSIONS, BODY_NOISE_MARKERS, RELATED_LABELS
+from .rules import ATTACHMENT_EXTENSIONS, BODY_NOISE_MARKERS, FILE_NAME_END, RELATED_LABELS
 from .tree import is_named
 
 __all__ = ["find_attachments", "is_attachment", "is_page_link", "url_path"]
@@ -26,12 +27,12 @@ def find_attachments(container: LexborNode, base: str) -> tuple[Attachment, ...]
     for scope in scopes:
         for a in scope.css("a[href]"):
             href = (a.attributes.get("href") or "").strip()
-            if not is_attachment(href):
+            text = clean(a.text()) or clean(a.attributes.get("title") or "")
+            if not (is_attachment(href) or _names_a_file(a, href, text)):
                 continue
             url = resolve(base, href) if base else href
             if url is None:
                 continue
-            text = clean(a.text()) or clean(a.attributes.get("title") or "")
             if len(text) > len(found.get(url, "")):  # the fullest name of the file wins
                 found[url] = text
             found.setdefault(url, "")
@@ -64,11 +65,30 @@ def _following_blocks(container: LexborNode) -> list[LexborNode]:
 
 
 def is_attachment(href: str) -> bool:
+    """A link to a file by its URL: the path's extension, or a file name in the query
+    (jpaas ``…/download?fileName=x.wps``)."""
     if not href or href.lower().startswith(SKIP_SCHEMES):
         return False
     path = url_path(href)
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    return ext in ATTACHMENT_EXTENSIONS
+    if ext in ATTACHMENT_EXTENSIONS:
+        return True
+    query = href.split("?", 1)[1].split("#", 1)[0] if "?" in href else ""
+    return any(_file_extension(value) in ATTACHMENT_EXTENSIONS for value in re.split(r"[&=]", query))
+
+
+def _names_a_file(a: LexborNode, href: str, text: str) -> bool:
+    """An extension-less download link (``/download?fileId=…``) that says it is a file: by a
+    ``download`` attribute, or link text that is a file name (报告.pdf). The response confirms it."""
+    if not href or href.lower().startswith(SKIP_SCHEMES):
+        return False
+    return "download" in a.attributes or _file_extension(text) in ATTACHMENT_EXTENSIONS
+
+
+def _file_extension(name: str) -> str:
+    """``pdf`` of ``2024年预算.PDF`` (and of ``预算.pdf（120KB）``); "" when there is none."""
+    m = FILE_NAME_END.search(name)
+    return m.group(1).lower() if m else ""
 
 
 def is_page_link(href: str) -> bool:

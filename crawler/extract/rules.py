@@ -184,8 +184,10 @@ RELATED_HEADING = re.compile(r"\n[^\S\n]*[【\[]?(?:" + "|".join(RELATED_LABELS)
 #: Link targets that are attachments (documents and archives, not images).
 ATTACHMENT_EXTENSIONS = frozenset((
     "pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "zip", "rar", "7z", "txt", "csv",
-    "ppt", "pptx", "dps",
+    "ppt", "pptx", "dps", "rtf", "ods", "odt",
 ))
+#: The extension at the end of a file name, before an optional size in brackets: 预算.pdf（120KB）.
+FILE_NAME_END = re.compile(r"\.([A-Za-z0-9]{2,4})\s*(?:[(（\[【][^()（）]{0,20}[)）\]】])?\s*$")
 
 #: A line that may close a document after its container: a signature or a date.
 SIGNATURE_DATE_RE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*$")

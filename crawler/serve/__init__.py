@@ -96,6 +96,10 @@ mark.govarchive-hit { background: #fff3a3; padding: 0 1px; }
 .govarchive-doc table.fields th { text-align: left; padding-right: 1em; white-space: nowrap; }
 .govarchive-doc .version { border-top: 1px solid #ddd; padding: 0.5em 0; }
 .govarchive-doc .removed { color: #b00020; font-weight: bold; }
+.govarchive-doc ul.attachments li { margin: 0 0 0.8em 0; }
+.govarchive-doc .file-info { color: #666; }
+.govarchive-doc details.file-text summary { cursor: pointer; color: #444; }
+.govarchive-doc details.file-text .body { border-left: 3px solid #ddd; padding-left: 0.8em; }
 """
 #: Datasette lists every column's description above a table, pushing the rows out of sight; this
 #: folds the list away (each description is also in its column's ⚙ menu).
@@ -178,6 +182,7 @@ def serve_archive(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -
 def prepare_connection(conn: sqlite3.Connection, datasette: Any) -> None:
     conn.create_function("govarchive_diff", 2, diff_text, deterministic=True)
     conn.create_function("govarchive_text", 5, version_text, deterministic=True)
+    conn.create_function("govarchive_text", 6, version_text, deterministic=True)
     conn.create_function("govarchive_fields", 1, fields_text, deterministic=True)
     conn.create_function("govarchive_snippet", 3, search_snippet, deterministic=True)
     zone = archive_timezone(datasette)

@@ -29,6 +29,8 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 STALE_DAYS = 3.0
 #: A search snippet's matches are between these two characters (rendered as <mark> in the pages).
 MARK_START, MARK_END = "\x02", "\x03"
+#: Attachment texts up to this many characters are shown open on a document's page; longer ones folded.
+ATTACHMENT_TEXT_OPEN = 400
 #: Entries in a feed.
 FEED_ENTRIES = 50
 _UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00")
@@ -167,22 +169,28 @@ async def document_page(datasette: Any, request: Any) -> Response:
     doc = dict(docs[0])
     zone = archive_timezone(datasette)
     versions = [dict(v) for v in (await db.execute(
-        "select * from versions where document_id = ? order by version", [doc_id])).rows]
+        "select v.*, (select a.text from version_attachments a where a.version_id = v.id) as attachment_text"
+        " from versions v where v.document_id = ? order by v.version", [doc_id])).rows]
     events = {(e["time"], e["event"]): e["detail"] for e in (await db.execute(
         "select time, event, detail from events where document_id = ? order by id", [doc_id])).rows}
     shown, previous = [], None
     for v in versions:
-        text = version_text(v["title"], v["published"], v["publisher"], v["fields"], v["body"])
+        text = version_text(v["title"], v["published"], v["publisher"], v["fields"], v["body"],
+                            v["attachment_text"])
         shown.append({"version": v["version"], "captured": local_time(v["captured"], zone),
                       "what": events.get((v["captured"], "changed"), "") if previous else "first archived",
                       "diff_html": render_diff(diff_text(previous, text) or "")})
         previous = text
     attachments = [dict(a) for a in (await db.execute(
-        "select url, text, size, content_type, sha256, error from attachments where document_id = ?"
-        " order by id", [doc_id])).rows]
+        "select a.url, a.text, a.size, a.content_type, a.sha256, a.error, f.name, f.kind, f.pages,"
+        " f.text_status, f.text_reason, f.text as file_text from attachments a"
+        " left join files f on f.sha256 = a.sha256 where a.document_id = ? order by a.id", [doc_id])).rows]
     base = datasette.urls.database(database)
     for a in attachments:
         a["download"] = (f"{base}/files/{a['sha256']}.blob?_blob_column=content" if a["sha256"] else "")
+        # A file listed in its column is the document itself: its text is the body above.
+        a["paragraphs"] = [] if a["url"] == doc["url"] else (a["file_text"] or "").splitlines()
+        a["short"] = len(a["file_text"] or "") <= ATTACHMENT_TEXT_OPEN
     status = "online"
     if not doc["online"]:
         status = f"removed {local_time(doc['removed'], zone) or ''} ({doc['removed_reason'] or 'gone'})"
@@ -221,7 +229,9 @@ with items as (
 select i.*, d.source, d.url, d.versions as version_count, coalesce(v.title, d.title, d.url) as title,
   v.published, coalesce(v.publisher, d.publisher) as publisher, v.fields, v.body,
   p.title as p_title, p.published as p_published, p.publisher as p_publisher, p.fields as p_fields,
-  p.body as p_body
+  p.body as p_body,
+  (select a.text from version_attachments a where a.version_id = v.id) as attachment_text,
+  (select a.text from version_attachments a where a.version_id = p.id) as p_attachment_text
 from items i
 join documents d on d.id = i.document_id
 left join versions v on v.document_id = i.document_id and v.version = i.version
@@ -240,9 +250,9 @@ def _entry_content(row: dict[str, Any]) -> str:
                 + body[:800] + (" …" if len(body) > 800 else ""))
     if row["event"] == "changed":
         diff = diff_text(version_text(row["p_title"], row["p_published"], row["p_publisher"], row["p_fields"],
-                                      row["p_body"]),
+                                      row["p_body"], row["p_attachment_text"]),
                          version_text(row["title"], row["published"], row["publisher"], row["fields"],
-                                      row["body"]))
+                                      row["body"], row["attachment_text"]))
         return f"{row['detail'] or 'changed'}\n\n{diff_excerpt(diff, 2000)}"
     return (f"{_EVENT_WORDS[row['event']]}: {row['detail'] or 'no longer online'}. Its "
             f"{row['version_count']} archived version(s) stay in the archive.")
