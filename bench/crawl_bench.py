@@ -63,7 +63,32 @@ def concurrency() -> int:
     return engine.SOURCE_WORKERS * engine.DOCUMENT_WORKERS
 
 
-# --- the three fetchers ------------------------------------------------------------------------
+# --- the fetchers ------------------------------------------------------------------------------
+#
+# Ceilings, each GETting the same document URLs at govarchive's concurrency and doing nothing else:
+# a bare httpx loop, a bare aiohttp loop, and loops shaped like the crawler's own fetching
+# (crawler.fetch.Fetcher per source, sources and documents at once as crawl() runs them, robots.txt,
+# host limiter, bounded bodies), with httpx's default transport and with httpx-aiohttp's.
+
+
+def aiohttp_transport() -> httpx.AsyncBaseTransport | None:
+    """httpx-aiohttp's transport (one connection pool shared by every fetcher, closed by the
+    bench), or None when the package is not installed."""
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        return None
+
+    class Shared(httpx.AsyncBaseTransport):
+        """The crawler closes its transport with each source's client; this one outlives them."""
+
+        def __init__(self) -> None:
+            self.inner = AiohttpTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await self.inner.handle_async_request(request)
+
+    return Shared()
 
 
 async def bare_loop(urls: list[str], workers: int) -> tuple[int, float]:
@@ -84,6 +109,66 @@ async def bare_loop(urls: list[str], workers: int) -> tuple[int, float]:
         return got, time.perf_counter() - started
 
 
+async def bare_aiohttp(urls: list[str], workers: int) -> tuple[int, float]:
+    """The same loop with aiohttp itself (no httpx); (pages, seconds)."""
+    import aiohttp
+
+    queue = list(reversed(urls))
+    got = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal got
+        while queue:
+            async with session.get(queue.pop()) as r:
+                body = await r.read()  # before the +=, which would read ``got`` before awaiting
+                got += r.status == 200 and len(body) > 0
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(workers)))
+        return got, time.perf_counter() - started
+
+
+async def fetcher_loop(site: Running, transport_kind: str) -> tuple[int, float]:
+    """The crawler's own fetching of every document, and nothing else: a ``Fetcher`` per source,
+    SOURCE_WORKERS sources at once, DOCUMENT_WORKERS documents each, one shared HostLimiter;
+    (pages, seconds). ``transport_kind``: "httpx" (its default) or "httpx-aiohttp"."""
+    from crawler.fetch import Fetcher
+
+    sources = site.sources(delay=0.0)
+    lay = site.layout
+    limiter = engine.HostLimiter()
+    transport = aiohttp_transport() if transport_kind == "httpx-aiohttp" else None
+    slots = asyncio.Semaphore(engine.SOURCE_WORKERS)
+    got = 0
+
+    async def one(column: int) -> None:
+        nonlocal got
+        queue = [lay.doc_url(d, site.bases) for d in reversed(lay.column_docs(column))]
+        async with slots, Fetcher(sources[column].settings, sources[column].origins, limiter=limiter,
+                                  transport=transport) as fetcher:
+            async def worker() -> None:
+                nonlocal got
+                while queue:
+                    result = await fetcher.get(queue.pop())
+                    got += len(result.content) > 0
+
+            await asyncio.gather(*(worker() for _ in range(engine.DOCUMENT_WORKERS)))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(c) for c in range(lay.columns)))
+    seconds = time.perf_counter() - started
+    if transport is not None:
+        await transport.inner.aclose()  # type: ignore[attr-defined]
+    return got, seconds
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @dataclass
 class CrawlRun:
     docs: int
@@ -94,17 +179,28 @@ class CrawlRun:
 
 
 def govarchive_crawl(site: Running, db: Path, *, full: bool = False,
-                     profile: cProfile.Profile | None = None) -> CrawlRun:
-    """One ``crawl`` of every column of ``site`` into ``db``, as ``govarchive crawl`` runs it."""
+                     profile: cProfile.Profile | None = None, transport_kind: str = "httpx") -> CrawlRun:
+    """One ``crawl`` of every column of ``site`` into ``db``, as ``govarchive crawl`` runs it.
+
+    CPU time counts this process and its children that ended (worker processes, if any)."""
     with Archive(db) as archive:
         before = archive.db["fetches"].count
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), _cpu()
+
+        async def run() -> list:
+            transport = aiohttp_transport() if transport_kind == "httpx-aiohttp" else None
+            try:
+                return await engine.crawl(site.sources(delay=0.0), archive, full=full, transport=transport)
+            finally:
+                if transport is not None:
+                    await transport.inner.aclose()  # type: ignore[attr-defined]
+
         if profile:
             profile.enable()
-        reports = asyncio.run(engine.crawl(site.sources(delay=0.0), archive, full=full))
+        reports = asyncio.run(run())
         if profile:
             profile.disable()
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
         requests = archive.db["fetches"].count - before
     docs = sum(r.counts.new + r.counts.changed + r.counts.unchanged for r in reports)
     return CrawlRun(docs, seconds, cpu, requests, sum(r.counts.failed for r in reports))
@@ -173,6 +269,19 @@ def scrapy_crawl(urls: list[str], workers: int, tmp: Path) -> tuple[int, float] 
 # --- politeness: many hosts, a real delay ------------------------------------------------------
 
 
+def polite_child(spec: str) -> dict:
+    hosts, columns, per_column, delay, scheduler = json.loads(spec)
+    return polite(hosts, columns, per_column, delay, scheduler=scheduler)
+
+
+def measure_polite(hosts: int, columns: int, per_column: int, delay: float, *, scheduler: bool) -> dict:
+    """``polite`` in its own process, so its peak RSS is its own."""
+    spec = json.dumps([hosts, columns, per_column, delay, scheduler])
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--polite-child", spec],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def polite(hosts: int, columns_per_host: int, per_column: int, delay: float, *, scheduler: bool) -> dict:
     """Crawl ``hosts`` hosts of ``columns_per_host`` columns each with ``delay`` between requests to
     a host: as ``govarchive crawl`` does (``crawl``, SOURCE_WORKERS sources at once, in config
@@ -198,7 +307,7 @@ def polite(hosts: int, columns_per_host: int, per_column: int, delay: float, *, 
     docs = sum(r.counts.new for r in reports)
     busy = hosts if scheduler else min(hosts, engine.SOURCE_WORKERS)
     return {"docs": docs, "requests": requests, "seconds": seconds, "rate": requests / seconds,
-            "ceiling": busy / delay, "cpu": cpu / seconds}
+            "ceiling": busy / delay, "cpu": cpu / seconds, "rss_mb": peak_rss_kib() / 1024}
 
 
 # --- memory (each size in its own process) -----------------------------------------------------
@@ -220,7 +329,8 @@ def peak_rss_kib() -> int:
 
 def memory_child(docs: int, per_column: int) -> dict:
     """Crawl a fresh site of ``docs`` documents; this process's peak RSS before and after."""
-    with serve(Layout(docs=docs, per_column=per_column)) as site, tempfile.TemporaryDirectory() as tmp:
+    with serve(Layout(docs=docs, per_column=per_column, bodies="corpus")) as site, \
+            tempfile.TemporaryDirectory() as tmp:
         baseline = peak_rss_kib()
         run = govarchive_crawl(site, Path(tmp) / "mem.db")
     return {"docs": run.docs, "baseline_mb": baseline / 1024, "peak_mb": peak_rss_kib() / 1024}
@@ -275,7 +385,7 @@ def save_rate(source_db: Path, tmp: Path, limit: int) -> tuple[int, float, float
     with Archive(tmp / "writer.db") as archive:
         archive.db["sources"].insert({"name": "bench"})
         started = time.perf_counter()
-        for r, d in zip(results, docs, strict=False):
+        for r, d in zip(results, docs, strict=True):
             archive.save("bench", r, d, next_visit=None)
         seconds = time.perf_counter() - started
     return len(results), len(results) / seconds, extract_rate
@@ -296,7 +406,7 @@ class Figures:
                   for i in range(4)]
         print(title)
         for i, row in enumerate([("measure", "value", "target", "met"), *self.rows]):
-            print("  " + "  ".join(_pad(c, w) for c, w in zip(row, widths, strict=False)).rstrip())
+            print("  " + "  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
             if i == 0:
                 print("  " + "  ".join("-" * w for w in widths))
 
@@ -319,31 +429,112 @@ def machine() -> str:
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
 
 
-def _peer_figures(figures: Figures, peer: list[float], ours: float) -> None:
-    """Scrapy's throughput and ours against it (the median of the runs), if Scrapy ran."""
-    if not peer:
-        figures.add("Scrapy", "not run (not installed or --no-scrapy)")
-        return
-    p = statistics.median(peer)
-    figures.add("Scrapy (fetch + trivial pipeline), docs/s", f"{p:.0f}")
-    figures.add("govarchive / Scrapy", f"{ours / p:.2f}", ">= 1.0", ours / p >= 1.0)
+#: The rows of the throughput table: which pages, and the targets on them (issue 16).
+ROWS = {"corpus": "corpus-sized pages", "bench": "bench pages (15,000-character bodies)"}
+#: govarchive's docs/s as a share of each ceiling, per row: at least this much.
+TARGETS = {"corpus": {"Scrapy (fetch only)": 1.0, "bare httpx loop": 1.0}, "bench": {"Scrapy (fetch only)": 0.4}}
+#: CPU milliseconds per new document, per unchanged (304) one; database KiB per bench-page document.
+CPU_NEW_MS, CPU_304_MS, KIB_PER_DOC = 5.0, 1.0, 60.0
 
 
-def _quick(args: argparse.Namespace) -> argparse.Namespace:
-    """``--quick``: a small smoke run."""
-    if args.quick:
-        args.docs, args.repeat, args.recrawls, args.memory_sizes = 80, 1, 2, "40,80"
-        args.per_column, args.polite = 40, False
-    return args
+@dataclass
+class Row:
+    """The throughput of every fetcher on one kind of page (docs/s of each run)."""
+
+    rates: dict[str, list[float]] = field(default_factory=dict)
+    cpu_per_doc: list[float] = field(default_factory=list)
+
+    def add(self, name: str, pages: int, seconds: float) -> None:
+        self.rates.setdefault(name, []).append(pages / seconds)
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.rates[name])
 
 
-def _crawl_once(site: Running, db: Path, profile_path: str | None) -> CrawlRun:
-    """One govarchive crawl of the site, cProfiled into ``profile_path`` if given."""
-    profile = cProfile.Profile() if profile_path else None
-    run = govarchive_crawl(site, db, profile=profile)
-    if profile and profile_path:
-        profile.dump_stats(profile_path)
+def throughput(site: Running, tmp: Path, args: argparse.Namespace, row: Row, profile: str | None) -> CrawlRun:
+    """Every fetcher in turn, ``args.repeat`` times; the last govarchive crawl's database stays."""
+    urls, workers = site.doc_urls(), concurrency()
+    asyncio.run(bare_loop(urls[:50], workers))  # warm up the server's sockets and this process
+    db = tmp / "throughput.db"
+    kinds = ["httpx", *(["httpx-aiohttp"] if aiohttp_transport() else [])]
+    for n in range(args.repeat):
+        for name, fetch in (("bare httpx loop", bare_loop), ("bare aiohttp loop", bare_aiohttp)):
+            got, seconds = asyncio.run(fetch(urls, workers))
+            assert got == len(urls), f"{name} got {got} of {len(urls)} pages"
+            row.add(name, got, seconds)
+        for kind in kinds:
+            got, seconds = asyncio.run(fetcher_loop(site, kind))
+            assert got == len(urls), f"Fetcher loop got {got} of {len(urls)} pages"
+            row.add(f"Fetcher loop ({kind})", got, seconds)
+        for kind in reversed(kinds):  # the default transport last: its database is the one measured
+            for f in tmp.glob("throughput.db*"):
+                f.unlink()
+            cprofile = cProfile.Profile() if profile and n == 0 and kind == "httpx" else None
+            run = govarchive_crawl(site, db, profile=cprofile, transport_kind=kind)
+            if cprofile and profile:
+                cprofile.dump_stats(profile)
+            assert run.docs == len(urls) and run.failed == 0, f"govarchive archived {run.docs}, {run.failed} failed"
+            row.add("govarchive crawl" + ("" if kind == "httpx" else f" ({kind})"), run.docs, run.seconds)
+            if kind == "httpx":
+                row.cpu_per_doc.append(run.cpu / run.docs)
+        scraped = None if args.no_scrapy else scrapy_crawl(urls, workers, tmp)
+        if scraped:
+            assert scraped[0] == len(urls), f"Scrapy got {scraped[0]} of {len(urls)} pages"
+            row.add("Scrapy (fetch only)", *scraped)
+        print(f"  run {n + 1}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in row.rates.items()), flush=True)
     return run
+
+
+def report_row(figures: Figures, key: str, row: Row) -> None:
+    ours = row.median("govarchive crawl")
+    figures.add(f"[{ROWS[key]}]", "")
+    for name in row.rates:
+        label = name + (": fetching, extracting, storing" if name == "govarchive crawl" else
+                        ": fetching only, trivial pipeline" if name.startswith("Scrapy") else "")
+        figures.add(f"  {label}, docs/s", f"{row.median(name):.0f}")
+    for name in row.rates:
+        if name == "govarchive crawl":
+            continue
+        target = TARGETS[key].get(name)
+        ratio = ours / row.median(name)
+        figures.add(f"  govarchive / {name}", f"{ratio:.2f}", "" if target is None else f">= {target:g}",
+                    None if target is None else ratio >= target)
+    cpu = statistics.median(row.cpu_per_doc) * 1000
+    figures.add("  govarchive CPU per new document", f"{cpu:.1f} ms", f"<= {CPU_NEW_MS:g} ms", cpu <= CPU_NEW_MS)
+
+
+def report_storage(figures: Figures, key: str, db: Path, docs: int, page_bytes: int) -> dict[str, int]:
+    tables, size = table_bytes(db), file_bytes(db)
+    per_doc = size / docs / 1024
+    target = KIB_PER_DOC if key == "bench" else None
+    figures.add(f"  database per document, {ROWS[key]}", f"{per_doc:.1f} KiB",
+                "" if target is None else f"<= {target:g} KiB", None if target is None else per_doc <= target)
+    figures.add("    of which raw captures (zlib)", f"{tables.get('captures', 0) / docs / 1024:.1f} KiB "
+                f"(page {page_bytes / docs / 1024:.1f} KiB)")
+    figures.add("    of which full-text index", f"{tables.get('documents_fts', 0) / docs / 1024:.1f} KiB")
+    return tables
+
+
+def recrawls(figures: Figures, site: Running, db: Path, count: int) -> None:
+    """Unchanged ``--full`` re-crawls (all 304s): their CPU per document, and what they add."""
+    docs = len(site.doc_urls())
+    before_tables, before_file = table_bytes(db), file_bytes(db)
+    revisit_cpu = []
+    for _ in range(count):
+        again = govarchive_crawl(site, db, full=True)
+        assert again.docs == docs and again.failed == 0
+        revisit_cpu.append(again.cpu / again.docs)
+    after_tables, after_file = table_bytes(db), file_bytes(db)
+    grown = {t: after_tables.get(t, 0) - before_tables.get(t, 0) for t in set(after_tables) | set(before_tables)}
+    log = sum(v for t, v in grown.items() if t in LOG_TABLES)
+    other = sum(v for t, v in grown.items() if t not in LOG_TABLES)
+    cpu = statistics.median(revisit_cpu) * 1000
+    figures.add("govarchive CPU per unchanged document (304)", f"{cpu:.1f} ms", f"<= {CPU_304_MS:g} ms",
+                cpu <= CPU_304_MS)
+    figures.add(f"growth after {count} unchanged --full re-crawls", f"{(after_file - before_file) / 1024:.0f} KiB file")
+    figures.add("  run log (fetches, runs)", f"{log / 1024:.0f} KiB "
+                f"({log / count / docs:.0f} B per document per crawl)")
+    figures.add("  everything else", f"{other / 1024:.0f} KiB", "0 (no growth)", other <= 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,8 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=2000, help="documents in the throughput site")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (seconds)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each fetcher (medians reported)")
+    parser.add_argument("--rows", default="corpus,bench", help="which pages: corpus, bench or both")
     parser.add_argument("--recrawls", type=int, default=10, help="unchanged --full re-crawls for storage")
-    parser.add_argument("--memory-sizes", default="1000,5000", help="documents per memory run")
+    parser.add_argument("--memory-sizes", default="2000,20000", help="documents per memory run")
+    parser.add_argument("--hosts", type=int, default=500, help="hosts of the many-hosts run at 1 request/s")
     parser.add_argument("--no-scrapy", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-polite", dest="polite", action="store_false",
@@ -360,101 +553,69 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="FILE", help="cProfile one govarchive crawl into FILE")
     parser.add_argument("--per-column", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
-    args = _quick(parser.parse_args(argv))
+    parser.add_argument("--polite-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.per_column)))
         return 0
+    if args.polite_child:
+        print(json.dumps(polite_child(args.polite_child)))
+        return 0
+    if args.quick:
+        args.docs, args.repeat, args.recrawls, args.memory_sizes = 80, 1, 2, "40,80"
+        args.per_column, args.polite = 40, False
     sizes = [int(s) for s in args.memory_sizes.split(",") if s]
     workers = concurrency()
-    layout = Layout(docs=args.docs, per_column=args.per_column)
     figures = Figures()
-    bare: list[float] = []
-    ours: list[float] = []
-    peer: list[float] = []
-    cpu_per_doc: list[float] = []
-    with serve(layout) as site, tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        urls = site.doc_urls()
-        print(f"site: {layout.docs} documents, {layout.columns} columns on {layout.hosts} hosts, "
-              f"{site.info['bytes'] / layout.docs / 1024:.0f} KiB a page on average "
-              f"({site.info['min_bytes'] // 1024}–{site.info['max_bytes'] // 1024} KiB); "
-              f"concurrency {workers} ({engine.SOURCE_WORKERS} sources × {engine.DOCUMENT_WORKERS} documents)",
-              flush=True)
-        asyncio.run(bare_loop(urls[:50], workers))  # warm up the server's sockets and this process
-        db = tmp / "throughput.db"
-        for n in range(args.repeat):
-            got, seconds = asyncio.run(bare_loop(urls, workers))
-            assert got == len(urls), f"bare loop got {got} of {len(urls)} pages"
-            bare.append(got / seconds)
-            for f in tmp.glob("throughput.db*"):
-                f.unlink()
-            run = _crawl_once(site, db, args.profile if n == 0 else None)
-            assert run.docs == len(urls) and run.failed == 0, f"govarchive archived {run.docs}, {run.failed} failed"
-            ours.append(run.docs / run.seconds)
-            cpu_per_doc.append(run.cpu / run.docs)
-            scraped = None if args.no_scrapy else scrapy_crawl(urls, workers, tmp)
-            if scraped:
-                assert scraped[0] == len(urls), f"Scrapy got {scraped[0]} of {len(urls)} pages"
-                peer.append(scraped[0] / scraped[1])
-            print(f"  run {n + 1}: bare {bare[-1]:.0f}/s, govarchive {ours[-1]:.1f}/s"
-                  + (f", Scrapy {peer[-1]:.0f}/s" if peer else ""), flush=True)
-        first_requests = run.requests
-        b, o = statistics.median(bare), statistics.median(ours)
-        figures.add("bare httpx loop, docs/s", f"{b:.0f}")
-        figures.add("govarchive crawl, docs/s", f"{o:.1f}")
-        figures.add("govarchive / bare loop", f"{o / b:.2f}", ">= 0.6", o / b >= 0.6)
-        _peer_figures(figures, peer, o)
-        figures.add("govarchive CPU per document", f"{statistics.median(cpu_per_doc) * 1000:.1f} ms")
-        figures.add("govarchive requests per document (first crawl)", f"{first_requests / len(urls):.3f}")
-
-        # Storage: what the first crawl left, then unchanged re-crawls.
-        before_tables, before_file = table_bytes(db), file_bytes(db)
-        figures.add("database bytes per document (first crawl)", f"{before_file / len(urls) / 1024:.1f} KiB")
-        figures.add("  of which raw captures (zlib)",
-                    f"{before_tables.get('captures', 0) / len(urls) / 1024:.1f} KiB "
-                    f"(page {site.info['bytes'] / len(urls) / 1024:.1f} KiB)")
-        figures.add("  of which full-text index", f"{before_tables.get('documents_fts', 0) / len(urls) / 1024:.1f} KiB")
-        revisit_cpu = []
-        for _ in range(args.recrawls):
-            again = govarchive_crawl(site, db, full=True)
-            assert again.docs == len(urls) and again.failed == 0
-            revisit_cpu.append(again.cpu / again.docs)
-        after_tables, after_file = table_bytes(db), file_bytes(db)
-        grown = {t: after_tables.get(t, 0) - before_tables.get(t, 0) for t in set(after_tables) | set(before_tables)}
-        log = sum(v for t, v in grown.items() if t in LOG_TABLES)
-        other = sum(v for t, v in grown.items() if t not in LOG_TABLES)
-        figures.add("govarchive CPU per unchanged document (304)", f"{statistics.median(revisit_cpu) * 1000:.1f} ms")
-        figures.add(f"growth after {args.recrawls} unchanged --full re-crawls",
-                    f"{(after_file - before_file) / 1024:.0f} KiB file")
-        figures.add("  run log (fetches, runs)", f"{log / 1024:.0f} KiB "
-                    f"({log / args.recrawls / len(urls):.0f} B per document per crawl)")
-        figures.add("  everything else", f"{other / 1024:.0f} KiB", "0 (no growth)", other <= 0,)
-
-        writes, rate, extract_rate = save_rate(db, tmp, 1000)
-        figures.add(f"Archive.save alone ({writes} new documents)", f"{rate:.0f}/s")
-        figures.add("extract alone (same pages)", f"{extract_rate:.0f}/s")
+    rows = [r for r in args.rows.split(",") if r]
+    for key in rows:
+        layout = Layout(docs=args.docs, per_column=args.per_column, bodies=key)
+        with serve(layout) as site, tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir)
+            urls = site.doc_urls()
+            print(f"{ROWS[key]}: {layout.docs} documents, {layout.columns} columns on {layout.hosts} hosts, "
+                  f"{site.info['bytes'] / layout.docs / 1024:.0f} KiB a page on average "
+                  f"({site.info['min_bytes'] // 1024}–{site.info['max_bytes'] // 1024} KiB), "
+                  f"{site.info.get('body_chars', 0):.0f} characters of body (median), "
+                  f"{site.info.get('density', 0):.2f} distinct tokens per character; "
+                  f"concurrency {workers} ({engine.SOURCE_WORKERS} sources × {engine.DOCUMENT_WORKERS} documents)",
+                  flush=True)
+            row = Row()
+            run = throughput(site, tmp, args, row, args.profile if key == rows[0] else None)
+            report_row(figures, key, row)
+            db = tmp / "throughput.db"
+            figures.add("  requests per document (first crawl)", f"{run.requests / len(urls):.3f}")
+            report_storage(figures, key, db, len(urls), site.info["bytes"])
+            if key == rows[0]:
+                recrawls(figures, site, db, args.recrawls)
+                writes, rate, extract_rate = save_rate(db, tmp, 1000)
+                figures.add(f"Archive.save alone ({writes} new documents, {ROWS[key]})", f"{rate:.0f}/s")
+                figures.add("extract alone (same pages)", f"{extract_rate:.0f}/s")
 
     if args.polite:
-        for hosts, columns, per_column, delay, scheduler in ((8, 4, 10, 0.2, False), (64, 1, 20, 1.0, True)):
-            p = polite(hosts, columns, per_column, delay, scheduler=scheduler)
+        for hosts, columns, per_column, delay, scheduler in ((8, 4, 10, 0.2, False), (args.hosts, 1, 10, 1.0, True)):
+            p = measure_polite(hosts, columns, per_column, delay, scheduler=scheduler)
             how = "every source its own task (schedule)" if scheduler else "crawl(), config order"
+            busy = p["rate"] / p["ceiling"]
             figures.add(f"polite: {hosts} hosts × {columns} columns, delay {delay:g} s, {how}",
-                        f"{p['rate']:.1f} req/s of {p['ceiling']:.0f} possible, CPU {p['cpu']:.0%} of a core")
+                        f"{p['rate']:.1f} req/s of {p['ceiling']:.0f} possible ({busy:.0%}), "
+                        f"CPU {p['cpu']:.0%} of a core, peak RSS {p['rss_mb']:.0f} MB",
+                        ">= 95% of possible" if scheduler else "", busy >= 0.95 if scheduler else None)
 
     if not args.no_memory:
         peaks = []
         for n in sizes:
             m = measure_memory(n, args.per_column)
             peaks.append(m["peak_mb"])
-            figures.add(f"peak RSS, crawl of {m['docs']} documents",
+            figures.add(f"peak RSS, crawl of {m['docs']} documents (corpus-sized pages)",
                         f"{m['peak_mb']:.0f} MB (after imports {m['baseline_mb']:.0f} MB)",
                         "< 200 MB", m["peak_mb"] < 200)
         if len(peaks) > 1:
             figures.add(f"peak RSS growth {sizes[0]} → {sizes[-1]} documents", f"{peaks[-1] / peaks[0]:.2f}×",
-                        "<= 1.2×", peaks[-1] / peaks[0] <= 1.2)
+                        "<= 1.2× (flat)", peaks[-1] / peaks[0] <= 1.2)
 
     print()
-    figures.print(f"crawl bench — {machine()}\nsite of {layout.docs} documents, delay 0, concurrency {workers}, "
+    figures.print(f"crawl bench — {machine()}\nsites of {args.docs} documents, delay 0, concurrency {workers}, "
                   f"{args.repeat} runs each (medians)")
     if args.profile:
         text = io.StringIO()

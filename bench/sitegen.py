@@ -1,7 +1,7 @@
 """A generated government site for the crawl benchmarks, served fast from a separate process.
 
 ``python bench/sitegen.py serve --docs 2000`` serves N documents spread over several *hosts*:
-the loopback addresses 127.0.0.1 … 127.0.0.H (Linux answers on all of 127/8 without setup), each
+the loopback addresses 127.0.0.1, 127.0.0.2 … (Linux answers on all of 127/8 without setup), each
 on its own port, so the crawler's per-hostname politeness (``HostLimiter``) sees H hosts.
 
 The site (all of it deterministic per (seed, document, revision)):
@@ -10,7 +10,8 @@ The site (all of it deterministic per (seed, document, revision)):
   columns (``/colN/index.html``, ``index_1.html`` … paged by ``createPageHTML``), half ``.shtml``
   columns (``/xxgk/cN/index.shtml``, ``index_2.shtml`` … paged by 下一页 and numbered links);
 - ``per_page`` documents per list page, newest first, each with a title and date;
-- detail pages of 20–80 KB: a header with navigation, breadcrumbs, a 信息公开 field table
+- detail pages of 20–80 KB (``bodies="bench"``; with ``bodies="corpus"`` the corpus's body and
+  page sizes, words from a real vocabulary: bench/textgen.py): a header with navigation, breadcrumbs, a 信息公开 field table
   (索引号, 发布机构, 文号 …), a long body of Chinese text, a table in one document of five,
   print/close tools, related links and a footer; two templates (TRS_Editor, ``#zoom``);
 - publication dates decaying into the past from ``anchor`` (the newest document of a column is
@@ -42,6 +43,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -54,6 +56,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
+
+import textgen
 
 __all__ = ["Layout", "Site", "serve"]
 
@@ -110,6 +116,9 @@ class Layout:
     grouped: bool = False
     #: Date of the newest documents (ISO); the default is today, so "fresh" documents are fresh.
     anchor: str = ""
+    #: "bench": bodies of 5,000–24,000 characters from a pool of phrases (20–80 KB pages);
+    #: "corpus": bodies and pages of the corpus's sizes, words from a real vocabulary (textgen.py).
+    bodies: str = "bench"
 
     @cached_property
     def anchor_date(self) -> dt.date:
@@ -241,12 +250,13 @@ class Site:
         rng = random.Random(f"{lay.seed}:doc:{doc}")
         title, date = self.title(doc), lay.published(doc)
         publisher = SUBJECTS[doc % len(SUBJECTS)].replace("各乡镇人民政府", "县人民政府办公室")
-        target = rng.randint(5_000, 24_000)  # characters of body text: 20–80 KB pages
-        paragraphs, size = [], 0
-        while size < target:
-            text = "".join(rng.choices(self._sentences, k=rng.randint(2, 7)))
-            paragraphs.append(text)
-            size += len(text)
+        page_size = 0  # the page as it comes; padded to this size with a site-wide menu
+        if lay.bodies == "corpus":
+            stats = textgen.corpus_stats()
+            paragraphs = textgen.vocabulary().text(rng, textgen.jittered_pick(rng, stats.body_lengths))
+            page_size = min(textgen.jittered_pick(rng, stats.page_bytes), 2 * statistics.median(stats.page_bytes))
+        else:
+            paragraphs = self._phrase_paragraphs(rng)
         if rev:
             paragraphs.insert(1, f"（{date + dt.timedelta(days=rev)}第{rev}次修订：根据上级要求，"
                                  f"对{rng.choice(OBJECTS)}相关内容作了调整，{rng.choice(RESULTS)}。）")
@@ -259,13 +269,23 @@ class Site:
         signature = (f'<p style="text-align:right">{publisher}</p>\n'
                      f'<p style="text-align:right">{date.year}年{date.month}月{date.day}日</p>')
         page = _TRS_DETAIL if lay.kind_of(column) == "trs" else _SHTML_DETAIL
-        return page.format(
+        out = page.format(
             title=html.escape(title), date=f"{date:%Y-%m-%d}", publisher=publisher,
             column=COLUMN_NAMES[column % len(COLUMN_NAMES)], head=_head(title, column, date, publisher, doc),
-            header=_header(column), fields=_fields(fields), body=body, signature=signature,
+            header=_header(column) + "{menu}", fields=_fields(fields), body=body, signature=signature,
             hits=rng.randint(20, 5000), related=_related(rng), footer=_footer(),
             script=_SCRIPT.replace("{token}", hashlib.md5(str(doc).encode()).hexdigest()),
         ).encode("utf-8")
+        return out.replace(b"{menu}", _mega_menu(rng, page_size - len(out)).encode("utf-8"), 1)
+
+    def _phrase_paragraphs(self, rng: random.Random) -> list[str]:
+        target = rng.randint(5_000, 24_000)  # characters of body text: 20–80 KB pages
+        paragraphs, size = [], 0
+        while size < target:
+            text = "".join(rng.choices(self._sentences, k=rng.randint(2, 7)))
+            paragraphs.append(text)
+            size += len(text)
+        return paragraphs
 
     @staticmethod
     def _table(rng: random.Random) -> str:
@@ -329,6 +349,18 @@ def _header(column: int) -> str:
             f'<div class="nav"><ul>{nav}</ul></div>'
             f'<div class="position">当前位置：<a href="/">首页</a> &gt; <a href="/zwgk/">政务公开</a> &gt; '
             f'<a href="index.html">{name}</a></div><div class="left"><h2>政务公开</h2><ul class="submenu">{menu}</ul></div>')
+
+
+def _mega_menu(rng: random.Random, size: int) -> str:
+    """About ``size`` bytes of the site-wide menu real portals put on every page (every column of
+    every department, as links), which is where most of a real page's bytes are."""
+    items, total = [], 0
+    while total < size:
+        item = (f'<li><a href="/{rng.choice(("zwgk", "bmxx", "xxgk", "zcwj"))}/{rng.randint(100, 99999)}/"'
+                f' target="_blank">{rng.choice(SUBJECTS)}{rng.choice(COLUMN_NAMES)}</a></li>')
+        items.append(item)
+        total += len(item.encode("utf-8"))
+    return f'<div class="menu-all"><ul>{"".join(items)}</ul></div>' if items else ""
 
 
 def _fields(fields: dict[str, str]) -> str:
@@ -522,7 +554,7 @@ async def _serve_forever(layout: Layout, hosts: int) -> None:
     sizes = [len(site.document(d)[0]) for d in range(layout.docs)]
     ready = {"bases": [f"http://{a}:{p}" for a, p in zip(addresses, ports, strict=False)], "pid": os.getpid(),
              "bytes": sum(sizes), "min_bytes": min(sizes, default=0), "max_bytes": max(sizes, default=0),
-             "generated_in": round(time.monotonic() - started, 2)}
+             "generated_in": round(time.monotonic() - started, 2), **_body_figures(site)}
     print(json.dumps(ready), flush=True)
     await asyncio.Event().wait()
 
@@ -575,7 +607,8 @@ def serve(layout: Layout) -> Iterator[Running]:
     args = [sys.executable, str(Path(__file__).resolve()), "serve", "--docs", str(layout.docs),
             "--hosts", str(layout.hosts), "--per-column", str(layout.per_column),
             "--per-page", str(layout.per_page), "--seed", str(layout.seed),
-            "--anchor", layout.anchor_date.isoformat(), *(["--grouped"] if layout.grouped else [])]
+            "--anchor", layout.anchor_date.isoformat(), "--bodies", layout.bodies,
+            *(["--grouped"] if layout.grouped else [])]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -594,9 +627,22 @@ def serve(layout: Layout) -> Iterator[Running]:
             process.wait()
 
 
+def _body_figures(site: Site, sample: int = 100) -> dict[str, float]:
+    """Median characters and distinct index tokens per character of the extracted bodies of up to
+    ``sample`` documents."""
+    from crawler.extract import extract
+
+    docs = range(0, site.layout.docs, max(1, site.layout.docs // sample))
+    bodies = [extract(site.document(d)[0], "http://127.0.0.1/doc.html").body for d in docs]
+    if not bodies:
+        return {}
+    return {"body_chars": statistics.median(map(len, bodies)),
+            "density": statistics.median(map(textgen.density, bodies))}
+
+
 def _address(host: int) -> str:
-    """The loopback address of host number ``host``: 127.0.0.1, 127.0.0.2 … (up to 127.0.0.254)."""
-    return f"127.0.0.{host + 1}"
+    """The loopback address of host number ``host``: 127.0.0.1 … 127.0.0.250, 127.0.1.1 …"""
+    return f"127.0.{host // 250}.{host % 250 + 1}"
 
 
 def _loopback_ok(hosts: int) -> None:
@@ -617,10 +663,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--anchor", default="", help="date of the newest documents (default today)")
         p.add_argument("--grouped", action="store_true", help="a host's columns together, not round-robin")
+        p.add_argument("--bodies", choices=("bench", "corpus"), default="bench",
+                       help="bench: long phrase-pool bodies; corpus: the corpus's sizes and vocabulary")
     sub.choices["sample"].add_argument("--doc", type=int, default=0, help="print this document's page")
     args = parser.parse_args(argv)
     layout = Layout(docs=args.docs, hosts=args.hosts, per_column=args.per_column, per_page=args.per_page,
-                    seed=args.seed, anchor=args.anchor, grouped=args.grouped)
+                    seed=args.seed, anchor=args.anchor, grouped=args.grouped, bodies=args.bodies)
     if args.command == "sample":
         sys.stdout.write(Site(layout).render_document(args.doc).decode())
         return 0
