@@ -96,6 +96,11 @@ RETRY_UNTIL = 1
 REST_AFTER = 5
 #: ... for this many seconds (the rest of a run, usually); then one request may try again.
 REST_SECONDS = 600.0
+#: The body of an answer that is not a page (304, 404, a redirect) is read and dropped when it
+#: is known to be this short and comes within DRAIN_SECONDS: httpx reuses a connection only once
+#: its last answer was read to the end, and otherwise opens one per request.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
 #: robots.txt bodies read at most (RFC 9309 asks crawlers to parse at least 500 KiB).
 ROBOTS_MAX_BYTES = 512 * 1024
 #: How long a robots.txt is reused by the fetchers of a process (RFC 9309 §2.4: at most a day).
@@ -634,6 +639,8 @@ class Fetcher:
                     content = b""
                     if 200 <= status < 300:
                         content = await _read_body(response, max_bytes)
+                    else:  # keep the connection for the next request (a new one per 304 otherwise)
+                        await _drain(response)
         except _Stop:
             raise
         except TimeoutError:  # asyncio's deadline; httpx's own timeouts are httpx.TimeoutException
@@ -782,6 +789,21 @@ def _translate(e: httpx.HTTPError) -> _Stop:
     # LocalProtocolError (a request httpx will not send), and errors httpx raises only on
     # paths we do not use (HTTPStatusError, TooManyRedirects).
     return _Stop(PermanentError, f"{type(e).__name__}: {e}")
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read and drop the body of an answer that is not a page, if it is short (see DRAIN_BYTES).
+
+    Never fails: when the body cannot be read, the connection is closed instead, as before."""
+    declared = response.headers.get("content-length", "").strip()
+    if response.status_code != 304 and not (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+        return
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in response.aiter_raw():
+                pass
+    except (httpx.HTTPError, TimeoutError):
+        pass
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
