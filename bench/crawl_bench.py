@@ -569,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = Figures()
     rows = [r for r in args.rows.split(",") if r]
     for key in rows:
-        layout = Layout(docs=args.docs, per_column=args.per_column, bodies=key)
+        # As many hosts as sources crawled at once: govarchive keeps one request in flight per host.
+        layout = Layout(docs=args.docs, per_column=args.per_column, bodies=key, hosts=engine.SOURCE_WORKERS)
         with serve(layout) as site, tempfile.TemporaryDirectory() as tmpdir:
             tmp = Path(tmpdir)
             urls = site.doc_urls()
@@ -578,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({site.info['min_bytes'] // 1024}–{site.info['max_bytes'] // 1024} KiB), "
                   f"{site.info.get('body_chars', 0):.0f} characters of body (median), "
                   f"{site.info.get('density', 0):.2f} distinct tokens per character; "
-                  f"concurrency {workers} ({engine.SOURCE_WORKERS} sources × {engine.DOCUMENT_WORKERS} documents)",
+                  f"peers' concurrency {workers} ({engine.SOURCE_WORKERS} sources × {engine.DOCUMENT_WORKERS}"
+                  f" documents); govarchive's {engine.SOURCE_WORKERS} (one request in flight per host)",
                   flush=True)
             row = Row()
             run = throughput(site, tmp, args, row, args.profile if key == rows[0] else None)
