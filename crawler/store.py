@@ -4,6 +4,13 @@ Tables (CONTRACT.md): ``sources``, ``documents``, ``versions``, ``captures``, ``
 ``attachments``, ``runs``, and ``documents_fts`` for full-text search. A document gets a new
 ``versions`` row only when its extracted content changes; every HTTP attempt is a ``fetches`` row.
 Each write is one short transaction, so a crash at any point leaves a consistent database.
+
+The journal is a write-ahead log with ``synchronous = NORMAL``: a commit is written to the log
+but not flushed to the disk (the log is flushed at each checkpoint). A crash of the crawler
+(``kill -9``, an exception) loses nothing committed, since the log is in the operating system's
+hands; a power cut or a crash of the operating system may lose the last commits, never the
+database's consistency, and the next run fetches those documents again, as it would after any
+interrupted crawl.
 """
 
 from __future__ import annotations
@@ -330,6 +337,7 @@ class Archive:
             self._check_ours()
             self.db.execute("PRAGMA busy_timeout = 10000")
             self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = NORMAL")  # see the module's docstring
             self.db.execute("PRAGMA foreign_keys = ON")
             migrations.apply(self.db)
         except BaseException:

@@ -137,6 +137,8 @@ def test_reopening_an_archive_keeps_its_data(tmp_path):
     with Archive(tmp_path / "a.db") as a:
         assert a.db["documents"].count == 1
         assert a.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+        # NORMAL (1): a commit is not flushed to the disk; see tests/test_crash.py for what it may cost.
+        assert a.db.execute("pragma synchronous").fetchone()[0] == 1
 
 
 def test_an_archive_from_an_older_govarchive_is_migrated_with_its_data(tmp_path):
