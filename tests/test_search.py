@@ -40,9 +40,9 @@ DOCUMENTS = [
     Document(title="关于印发《重大行政决策程序规定》的通知", fields={"文号": "示政办发〔2024〕12号"},
              body="各乡镇人民政府，县直各部门：现将《重大行政决策程序规定》印发给你们，请认真贯彻执行。",
              attachments=(Attachment(FILE, "附件：规定全文"),)),
-    Document(title="政务公开\u200b标准化规范化", body="推进基层政务公开标准化\u200b规范化建设，Ｅ-mail：ｇｏｖ＠ｅｘａｍｐｌｅ．ｃｎ"),
+    Document(title="政务公开\u200b标准化规范化", body="推进基层政务公开标准化\u200b规范化建设，Ｅ-mail：\uff47\uff4f\uff56\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45．\uff43\uff4e"),
     Document(title="复议", body="议复。复。"),
-    Document(title="营商环境评价结果公告", body="优化营商环境，评价结果：优秀率达到９８％。COVID-19防控常态化。"),
+    Document(title="营商环境评价结果公告", body="优化营商环境，评价结果：优秀率达到９８\uff05。COVID-19防控常态化。"),
     Document(title="县卫生健康委员会2022年度部门决算", body="一般公共预算财政拨款支出１，２３４．５６万元。\n\n\n（单位：万元）"),
 ]
 
