@@ -15,13 +15,11 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from .cron import cron_problem
 from .urls import canonical, has_credentials, origin
-
-if TYPE_CHECKING:
-    from apscheduler.triggers.cron import CronTrigger
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -29,8 +27,6 @@ __all__ = [
     "ConfigError",
     "Settings",
     "Source",
-    "cron_problem",
-    "cron_trigger",
     "describe_settings",
     "load_config",
     "resolve_config_path",
@@ -324,62 +320,6 @@ def _check_numbers(s: Settings, fail: Callable[[str, str], None]) -> None:
     for key in ("retries", "jitter", "max_bytes", "max_pages", "max_documents", "max_attachment_bytes"):
         if getattr(s, key) < 0 or (key in ("max_pages", "max_bytes") and getattr(s, key) == 0):
             fail(key, "must be a positive whole number")
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a usable five-field cron expression, or None if it is."""
-    if len(expression.split()) != 5:
-        return f"not a five-field cron expression (minute hour day month weekday): {expression!r}"
-    try:
-        cron_trigger(expression)
-    except ValueError as e:
-        return f"not a valid cron expression {expression!r}: {e}"
-    return None
-
-
-_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def cron_trigger(expression: str, *, jitter: int = 0, timezone: Any = None) -> CronTrigger:
-    """A trigger firing on a five-field cron expression with standard (Sunday = 0) weekday numbers.
-
-    APScheduler 3's ``CronTrigger.from_crontab`` reads weekday numbers Monday-first (its issue 286),
-    so "0 3 * * 1" would run on Tuesdays; the weekday field is rewritten as names before parsing.
-    """
-    from apscheduler.triggers.cron import CronTrigger  # imported here: config loads fast without it
-
-    minute, hour, day, month, weekday = expression.split()
-    trigger = CronTrigger.from_crontab(f"{minute} {hour} {day} {month} {_weekday_names(weekday)}",
-                                       timezone=timezone)
-    trigger.jitter = jitter or None  # from_crontab takes no jitter; None is the trigger's own "off"
-    return trigger
-
-
-def _weekday_names(field: str) -> str:
-    """A cron weekday field (numbers 0-7, names, ranges, steps, lists) as a list of day names."""
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        base, _, step = part.partition("/")
-        first, _, last = base.partition("-")
-        if base == "*":
-            low, high = 0, 6
-        else:
-            low = _weekday_number(first)
-            high = _weekday_number(last) if last else 6 if step else low  # "1/2": 1, 3, 5
-        days.update(day % 7 for day in range(low, high + 1, int(step or 1)))
-    if not days:
-        raise ValueError(f"no weekday matches {field!r}")
-    return ",".join(_CRON_WEEKDAYS[day] for day in sorted(days))
-
-
-def _weekday_number(token: str) -> int:
-    if token.isdigit() and int(token) <= 7:
-        return int(token)
-    if token in _CRON_WEEKDAYS:
-        return _CRON_WEEKDAYS.index(token)
-    raise ValueError(f"not a weekday: {token!r}")
 
 
 def _valid_selector(selector: str) -> bool:

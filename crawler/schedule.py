@@ -30,11 +30,12 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .browser import Browser
-from .config import Source, cron_trigger, resolve_db_path
+from .config import Source, resolve_db_path
 from .crawl import RunReport, crawl_source
+from .cron import cron_period, cron_trigger
 from .fetch import HostLimiter
 from .notify import notify_run_async
-from .store import Archive, timestamp
+from .store import Archive, timestamp, utcnow
 from .workers import WorkerPool
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "CrawlFn",
     "SourceScheduler",
     "build_scheduler",
-    "cron_period",
     "due_at_start",
     "healthcheck",
     "heartbeat_path",
@@ -71,18 +71,6 @@ MISFIRE_GRACE = 3600
 #: or a test's fake.
 CrawlFn = Callable[..., Awaitable[RunReport]]
 Clock = Callable[[], dt.datetime]
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def cron_period(expression: str, now: dt.datetime) -> dt.timedelta:
-    """The gap between the next two fire times of a cron expression after ``now``."""
-    trigger = cron_trigger(expression, timezone=now.tzinfo)
-    first = trigger.get_next_fire_time(None, now)
-    second = trigger.get_next_fire_time(first, first)
-    return second - first
-
 
 def due_at_start(archive: Archive, source: Source, now: dt.datetime) -> bool:
     """Whether to crawl ``source`` at once on start: it was never crawled to the end, or its last
@@ -120,7 +108,7 @@ class SourceScheduler:
     """The scheduled crawls of one archive, run as tasks on the running event loop."""
 
     def __init__(self, sources: Collection[Source], archive: Archive, *, crawl_fn: CrawlFn = crawl_source,
-                 clock: Clock = _utcnow, timezone: Any = None, pool: WorkerPool | None = None) -> None:
+                 clock: Clock = utcnow, timezone: Any = None, pool: WorkerPool | None = None) -> None:
         self.archive, self.crawl_fn = archive, crawl_fn
         self.limiter = HostLimiter()
         #: One browser for every source, launched only when a page needs it; closed by :meth:`stop`.
@@ -209,8 +197,11 @@ async def _beat(path: Path, interval: float) -> None:
 
 @contextmanager
 def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop``; only the main thread can receive signals."""
-    signals = (signal.SIGTERM, signal.SIGINT)
+    """SIGTERM, SIGINT and SIGHUP set ``stop``; only the main thread can receive signals.
+
+    SIGHUP (a closed terminal, or a service manager's reload) stops too: its default action would
+    kill the process mid-run, leaving runs without an end."""
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     handled = threading.current_thread() is threading.main_thread()
     loop = asyncio.get_running_loop()
     for sig in signals if handled else ():
@@ -229,7 +220,7 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
 
 
 async def serve(sources: Collection[Source], db_path: Path, *, crawl_fn: CrawlFn = crawl_source,
-                clock: Clock = _utcnow, stop: asyncio.Event | None = None,
+                clock: Clock = utcnow, stop: asyncio.Event | None = None,
                 heartbeat_interval: float = HEARTBEAT_INTERVAL, grace: float = STOP_GRACE,
                 timezone: Any = None) -> None:
     """Run the schedule until ``stop`` is set or SIGTERM/SIGINT arrives, then stop cleanly."""
@@ -265,7 +256,7 @@ def run_scheduler(sources: list[Source], db_path: Path, *, crawl_fn: CrawlFn = c
     # repeat them unformatted on stderr.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     asyncio.run(serve(
-        sources, db_path, crawl_fn=crawl_fn, clock=clock or _utcnow, timezone=timezone,
+        sources, db_path, crawl_fn=crawl_fn, clock=clock or utcnow, timezone=timezone,
         heartbeat_interval=heartbeat_interval or _env_seconds("GOVARCHIVE_HEARTBEAT_INTERVAL",
                                                               HEARTBEAT_INTERVAL),
         grace=grace if grace is not None else _env_seconds("GOVARCHIVE_STOP_GRACE", STOP_GRACE)))

@@ -18,12 +18,11 @@ import pytest
 
 from crawler.config import Settings, Source, load_config
 from crawler.crawl import RunReport
+from crawler.cron import cron_period, cron_trigger
 from crawler.schedule import (
     MISFIRE_GRACE,
     SourceScheduler,
     build_scheduler,
-    cron_period,
-    cron_trigger,
     due_at_start,
     healthcheck,
     heartbeat_path,
@@ -293,7 +292,7 @@ def test_healthcheck_fails_on_a_stale_or_missing_heartbeat(tmp_path: Path,
 # -- the real command, stopped by a signal -------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_schedule_command_stops_cleanly_on_a_signal(config_path: Path, db_path: Path,
                                                     sig: signal.Signals) -> None:
     # Both sample sources are due at start (never crawled); a request delay stretches their crawls
@@ -318,10 +317,12 @@ def test_schedule_command_stops_cleanly_on_a_signal(config_path: Path, db_path: 
     try:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
         runs = conn.execute("select source, finished, error from runs").fetchall()
+        in_flight = conn.execute("select count(*) from fetches where outcome = 'interrupted'").fetchone()[0]
     finally:
         conn.close()
     assert runs and all(finished for _, finished, _ in runs), runs
     assert any("interrupted" in (error or "") for _, _, error in runs), runs
+    assert in_flight, "the requests in flight when the crawls were cancelled are not recorded"
     assert "scheduler stopped" in stderr
 
 
