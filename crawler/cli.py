@@ -7,11 +7,14 @@ import datetime as dt
 import functools
 import json
 import logging
+import os
+import signal
+import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -19,8 +22,10 @@ from . import config as config_mod
 from .config import ConfigError, Source
 from .crawl import RunReport, crawl, reread_files
 from .extract import Document, extract
-from .store import Archive, Failure, NotAnArchive, RunCounts
+from .store import Archive, ArchiveError, Failure, RunCounts, RunRow, archive_error
 from .workers import WorkerPool
+
+T = TypeVar("T")
 
 CONFIG_HELP = "sources.toml to read (default: $GOVARCHIVE_CONFIG, else sources.toml)."
 DB_HELP = "Archive database (default: $GOVARCHIVE_DB, else archive/govarchive.db)."
@@ -32,6 +37,22 @@ def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--db", "db_path", type=click.Path(dir_okay=False), help=DB_HELP)(f)
+
+
+def archive_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Errors of the archive file (missing, read-only, full, damaged, not ours) as one line, exit 1."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except (ArchiveError, sqlite3.DatabaseError) as e:
+            error = archive_error(config_mod.resolve_db_path(kwargs.get("db_path")), e)
+            if error is None:
+                raise
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
 
 
 def logging_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -66,23 +87,31 @@ def cli() -> None:
               help="Crawl only this source (repeatable).")
 @click.option("--full", is_flag=True, help="Revisit every known document now, whatever its schedule.")
 @logging_options
+@archive_errors
 def crawl_command(config_path: str | None, db_path: str | None, names: tuple[str, ...], full: bool) -> None:
     """One pass over the configured sources.
 
     Exits 0 when the pass ran, even if some fetches failed (they are recorded in the fetches
-    table); exits 2 on a bad configuration.
+    table); exits 2 on a bad configuration, 1 when the archive cannot be written. SIGTERM, SIGHUP
+    or Ctrl-C stop it: each run is recorded as interrupted, with the requests in flight.
 
     \b
     Example:
         govarchive crawl --source hunchun-tzgg --db archive/govarchive.db
     """
     sources = load_sources(config_path, names)
+    configured = load_sources(config_path, ()) if names else sources
     with open_archive(db_path) as archive:
+        for adopted in archive.sync_sources(configured):
+            click.echo(f"source {adopted.new!r} adopted the {adopted.documents} documents of "
+                       f"{adopted.old!r}, which is no longer configured and watched the same URLs", err=True)
         started = time.monotonic()
         progress = _Progress() if sys.stderr.isatty() else None
-        reports = asyncio.run(crawl(sources, archive, full=full, progress=progress))
-        if progress:
-            progress.clear()
+        try:
+            reports = run_stoppable(crawl(sources, archive, full=full, progress=progress))
+        finally:
+            if progress:
+                progress.clear()
         click.echo(summary(reports, time.monotonic() - started, archive))
         notify_runs(archive, sources, reports)
 
@@ -91,6 +120,7 @@ def crawl_command(config_path: str | None, db_path: str | None, names: tuple[str
 @config_option
 @db_option
 @logging_options
+@archive_errors
 def schedule(config_path: str | None, db_path: str | None) -> None:
     """Run unattended: each source on its own schedule, until SIGTERM or Ctrl-C.
 
@@ -101,13 +131,18 @@ def schedule(config_path: str | None, db_path: str | None) -> None:
     from .schedule import run_scheduler
 
     sources = load_sources(config_path, ())
-    run_scheduler(sources, config_mod.resolve_db_path(db_path))
+    try:
+        timezone = local_timezone()
+    except ValueError as e:
+        raise BadConfig(str(e)) from None
+    run_scheduler(sources, config_mod.resolve_db_path(db_path), timezone=timezone)
 
 
 @cli.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("-p", "--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@archive_errors
 def serve(db_path: str | None, host: str, port: int) -> None:
     """Browse the archive in Datasette, with its metadata, search and canned queries.
 
@@ -116,8 +151,8 @@ def serve(db_path: str | None, host: str, port: int) -> None:
         govarchive serve --db archive/govarchive.db --port 8001
     """
     path = config_mod.resolve_db_path(db_path)
-    with open_archive(str(path)):
-        pass  # creates or migrates it, so Datasette opens a complete archive
+    with open_archive(str(path), create=False):
+        pass  # migrates it, so Datasette opens a complete archive
     run_datasette(path, host, port)
 
 
@@ -129,6 +164,7 @@ def serve(db_path: str | None, host: str, port: int) -> None:
               help="Where the demo archive goes (default: demo.db beside the archive of --db's default, "
                    "else in the temporary folder when that is not writable).")
 @click.option("--no-serve", is_flag=True, help="Crawl the sample site, print the summary, and exit.")
+@archive_errors
 def demo(port: int, host: str, db_path: str | None, no_serve: bool) -> None:
     """Crawl the bundled sample site into a demo archive and browse it; no internet needed.
 
@@ -193,11 +229,16 @@ def notify_command(config_path: str | None, names: tuple[str, ...], test: bool) 
 @config_option
 @db_option
 @click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source (repeatable).")
-def reextract(config_path: str | None, db_path: str | None, names: tuple[str, ...]) -> None:
+@click.option("--dry-run", is_flag=True, help="Only say what would change; write nothing.")
+@click.option("--yes", is_flag=True, help="Go ahead even if more than 10% of the versions would merge.")
+@archive_errors
+def reextract(config_path: str | None, db_path: str | None, names: tuple[str, ...], dry_run: bool,
+              yes: bool) -> None:
     """Re-run the current extractor over the archived raw captures and files, without fetching.
 
     The text of every stored attachment file is read again first (in worker processes). Each
-    version is re-read from its own capture; versions that now read the same merge, so a
+    version is re-read from its own capture; versions that now read the same are marked
+    merged (never deleted: a later reextract with a better selector splits them again), so a
     better extractor never shows up as a wave of changes. Sources missing from the config are
     re-read with the default settings.
 
@@ -214,45 +255,53 @@ def reextract(config_path: str | None, db_path: str | None, names: tuple[str, ..
         async with WorkerPool() as pool:
             return await reread_files(archive, pool, names)
 
-    with open_archive(db_path) as archive:
-        files = asyncio.run(reread(archive))
-        done = archive.reextract(again, sources=names)
-    click.echo(f"{done.documents} documents re-extracted: {done.updated} read differently now; "
-               f"{done.versions_before} versions became {done.versions_after}; "
-               f"{files} attachment files read again")
+    with open_archive(db_path, create=False) as archive:
+        files = 0 if dry_run else asyncio.run(reread(archive))
+        done = archive.reextract(again, sources=names, dry_run=dry_run, yes=yes)
+    click.echo(("dry run, nothing written: " if dry_run else "")
+               + f"{done.documents} documents re-extracted: {done.updated} read differently now; "
+               f"{done.versions_before} versions became {done.versions_after} ({done.merged} merged, "
+               f"{done.unmerged} split again; all {done.versions} kept); {files} attachment files read again")
 
 
 @cli.command()
 @db_option
 @click.option("--stale-days", default=3.0, show_default=True, type=float,
               help="Flag sources without a successful run in this many days.")
-def status(db_path: str | None, stale_days: float) -> None:
+@config_option
+@archive_errors
+def status(db_path: str | None, stale_days: float, config_path: str | None) -> None:
     """The crawler's health: each source's last run, its failures, and stale sources.
 
-    Exits 1 when a source has not succeeded within --stale-days, so monitoring can alert.
+    Exits 1 when a source has not succeeded within --stale-days, so monitoring can alert, and
+    when the archive does not exist. With a readable sources.toml, it also warns of sources no
+    longer configured whose documents are therefore never revisited.
 
     \b
     Example:
         govarchive status --stale-days 2
     """
-    with open_archive(db_path) as archive:
+    with open_archive(db_path, create=False) as archive:
         rows = archive.status()
+        orphans = archive.orphans(s.name for s in configured_sources(config_path))
     cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=stale_days)).isoformat(timespec="seconds")
     click.echo(f"{'source':28} {'last run (UTC)':20} {'new':>5} {'chg':>4} {'same':>5} {'gone':>4} "
                f"{'fail':>4} {'docs':>6}  state")
     stale = []
     for r in rows:
-        run = r.last_run or {}
-        state = ("running" if run and not run["finished"] else "flagged: " + run["error"] if run.get("error")
-                 else "ok" if run else "never run")
-        if r.backlog:  # listed documents not yet archived: past max_documents or the time budget
-            state += f", {r.backlog} listed documents waiting"
         if not r.last_success or r.last_success < cutoff:
             stale.append(r.source)
-        click.echo(f"{r.source:28} {(run.get('started') or '-')[:19].replace('T', ' '):20} "
-                   + " ".join(f"{run.get(k) or 0:>{w}}" for k, w in
-                              (("new", 5), ("changed", 4), ("unchanged", 5), ("removed", 4), ("failed", 4)))
-                   + f" {r.documents:>6}  {state}")
+        run = r.last_run
+        counts = " ".join(f"{getattr(run, k) if run else 0:>{w}}" for k, w in
+                          (("new", 5), ("changed", 4), ("unchanged", 5), ("removed", 4), ("failed", 4)))
+        state = _state(run)
+        if r.backlog:  # listed documents not yet archived: past max_documents or the time budget
+            state += f", {r.backlog} listed documents waiting"
+        click.echo(f"{r.source:28} {(run.started if run else '-')[:19].replace('T', ' '):20} {counts}"
+                   f" {r.documents:>6}  {state}")
+    for name, documents in orphans.items():
+        click.echo(f"warning: source {name!r} is no longer configured: its {documents} documents are never "
+                   "revisited (put its URLs in a configured source to adopt them)", err=True)
     if stale:
         click.echo(f"{len(stale)} source{'s' if len(stale) != 1 else ''} without a successful run in "
                    f"{stale_days:g} days: {', '.join(stale)}")
@@ -279,6 +328,7 @@ def settings() -> None:
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
               help="Only what was fetched on or after this day (UTC), as YYYY-MM-DD.")
 @click.argument("output", type=click.Path(dir_okay=False))
+@archive_errors
 def export_command(db_path: str | None, format: str, sources: tuple[str, ...], since: dt.datetime | None,
                    output: str) -> None:
     """Export the captures as WARC 1.1 or WACZ, for web archives, pywb and ReplayWeb.page.
@@ -321,6 +371,7 @@ def export_command(db_path: str | None, format: str, sources: tuple[str, ...], s
 @click.option("--source", metavar="NAME",
               help="Archive every page as this source's document (default: the source of its host).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@archive_errors
 def import_command(config_path: str | None, db_path: str | None, format: str, source: str | None,
                    files: tuple[str, ...]) -> None:
     """Archive the HTML pages of WARC files as captures, as a crawl would have.
@@ -348,6 +399,7 @@ def import_command(config_path: str | None, db_path: str | None, format: str, so
 
 @cli.command(name="verify")
 @db_option
+@archive_errors
 def verify_command(db_path: str | None) -> None:
     """Recompute the SHA-256 of every capture and file; exit 1 on any mismatch.
 
@@ -372,10 +424,23 @@ def verify_command(db_path: str | None) -> None:
 
 def existing_archive(db_path: str | None) -> Archive:
     """The archive at ``db_path``, which must exist: reading commands never create one."""
-    path = config_mod.resolve_db_path(db_path)
-    if not path.is_file():
-        raise click.ClickException(f"{path}: no archive there. Choose one with --db.")
-    return open_archive(str(path))
+    return open_archive(db_path, create=False)
+
+
+def _state(run: RunRow | None) -> str:
+    if run is None:
+        return "never run"
+    if not run.finished:
+        return "running"
+    return f"flagged: {run.error}" if run.error else "ok"
+
+
+def configured_sources(config_path: str | None) -> list[Source]:
+    """The configured sources if the config can be read; none if it is missing and was not named."""
+    path = config_mod.resolve_config_path(config_path)
+    if config_path is None and not path.exists():
+        return []
+    return load_sources(str(path), ())
 
 
 def load_sources(config_path: str | None, names: tuple[str, ...]) -> list[Source]:
@@ -392,12 +457,59 @@ def load_sources(config_path: str | None, names: tuple[str, ...]) -> list[Source
     return [s for s in sources if not names or s.name in names]
 
 
-def open_archive(db_path: str | None) -> Archive:
-    path = config_mod.resolve_db_path(db_path)
+def open_archive(db_path: str | None, *, create: bool = True) -> Archive:
+    """The archive at --db; ``create=False`` for commands that only read one (a typo must fail)."""
+    return Archive(config_mod.resolve_db_path(db_path), create=create)
+
+
+class Stopped(click.ClickException):
+    """The command was stopped by a signal; exit status 128 + its number, like a shell's."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(f"stopped by {sig.name}: the runs in progress are recorded as interrupted")
+        self.exit_code = 128 + sig.value  # type: ignore[misc]  # click reads it from the instance
+
+
+def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)``; SIGTERM and SIGHUP cancel it as Ctrl-C does, so every run in progress
+    is recorded as interrupted (the default action would kill the process mid-write)."""
+    received: list[signal.Signals] = []
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+
+        def stop(sig: signal.Signals) -> None:
+            received.append(sig)
+            task.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, stop, sig)
+        try:
+            return await coro
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+
     try:
-        return Archive(path)
-    except NotAnArchive as e:
-        raise click.ClickException(f"{e}. Choose another file with --db.") from None
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if received:
+            raise Stopped(received[0]) from None
+        raise
+
+
+def local_timezone() -> Any:
+    """The time zone cron expressions are read in ($TZ, else the host's); ValueError naming $TZ if
+    it is not one."""
+    from tzlocal import get_localzone
+
+    try:
+        return get_localzone()
+    except (LookupError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"$TZ: {os.environ.get('TZ', '')!r} is not a time zone (use a name such as "
+                         "Asia/Shanghai)") from None
 
 
 class BadConfig(click.ClickException):

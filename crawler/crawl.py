@@ -26,9 +26,11 @@ import hashlib
 import itertools
 import logging
 import secrets
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -49,7 +51,18 @@ from .fetch import (
     TransientError,
 )
 from .filetext import TIME_LIMIT, FileText, file_document, file_name, file_text, is_file_response
-from .store import INTERRUPTED, Archive, DocumentState, Outcome, RunCounts, StoredFile, timestamp
+from .store import (
+    INTERRUPTED,
+    Archive,
+    ArchiveError,
+    DocumentState,
+    Outcome,
+    RunCounts,
+    SourceBusy,
+    StoredFile,
+    timestamp,
+    utcnow,
+)
 from .text import normal
 from .urls import origin
 from .verdicts import SharedPages
@@ -73,6 +86,7 @@ PARSE_TIMEOUT = 20.0
 PROBE_BELOW = 1000
 
 Progress = Callable[[str, RunCounts], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ async def crawl(sources: Iterable[Source], archive: Archive, *, full: bool = Fal
                                           pool=workers)
 
         order = _by_host(sources)
-        reports = await asyncio.gather(*(one(sources[i]) for i in order))
+        reports = await _all_or_none(one(sources[i]) for i in order)
     return [report for _, report in sorted(zip(order, reports, strict=True), key=lambda pair: pair[0])]
 
 
@@ -145,6 +159,18 @@ async def reread_files(archive: Archive, pool: WorkerPool, sources: Iterable[str
     return done
 
 
+async def _all_or_none(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``coros`` concurrently; if one fails or this is cancelled, cancel the others and wait for
+    them to end before raising, so that none goes on writing after its run is recorded as ended."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _by_host(sources: list[Source]) -> list[int]:
     """Indexes of ``sources`` in turns across their hosts: the first source of each host, then the
     second of each … A host answers one request per ``delay`` however many of its sources run, so
@@ -172,9 +198,13 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
     # Paging stops at a page of archived documents only if the last run saw the whole column
     # and nothing listed waits in the frontier: after a crash or failed fetches, older pages may
     # hold documents never archived.
-    stop_early = not full and bool(previous and previous["finished"] and not previous["error"]
-                                   and not previous["failed"]) and not archive.backlog(source.name)
-    run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
+    stop_early = not full and bool(previous and previous.finished and not previous.error
+                                   and not previous.failed) and not archive.backlog(source.name)
+    try:
+        run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
+    except SourceBusy as e:  # another process is crawling it: that crawl will do
+        log.warning(str(e), extra={"source": source.name, "run": e.run_id})
+        return RunReport(source.name, e.run_id, RunCounts(), (str(e),))
     run.stop_early = stop_early
     log.info("crawl started", extra={"source": source.name, "run": run.id})
     try:
@@ -188,6 +218,9 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
             archive.record_listing(source.name, run.listed, whole=run.whole_columns, run_id=run.id)
     except asyncio.CancelledError:
         run.errors.append(INTERRUPTED)
+        raise
+    except (ArchiveError, sqlite3.DatabaseError) as e:  # the archive itself failed: stop the crawl
+        run.errors.append(f"stopped: {e}")
         raise
     except Exception as e:  # a bug in one run must not stop the others or lose its record
         log.exception("crawl failed", extra={"source": source.name})
@@ -326,14 +359,14 @@ class _Run:
                 if self.progress:
                     self.progress(self.source.name, self.counts)
 
-        await asyncio.gather(*(worker() for _ in range(min(DOCUMENT_WORKERS, len(queue)))))
+        await _all_or_none(worker() for _ in range(min(DOCUMENT_WORKERS, len(queue))))
         self.count(Outcome.DEFERRED, len(queue))
 
     async def _document(self, url: str, *, last_try: bool) -> None:
         state = self.archive.state(url)
         try:
-            result = await self.pages.get(url, etag=state.etag if state else None,
-                                          last_modified=state.last_modified if state else None)
+            result = await self._fetch(url, self.pages.get(url, etag=state.etag if state else None,
+                                                            last_modified=state.last_modified if state else None))
         except Gone as e:
             self._record(e.attempts, state)
             if state and self.archive.mark_removed(url, e.reason, run_id=self.id):
@@ -437,7 +470,7 @@ class _Run:
                                f"({self.source.settings.max_attachment_bytes})"
                 continue
             try:
-                got = await self.fetcher.get(a.url)
+                got = await self._fetch(a.url, self.fetcher.get(a.url))
             except FetchError as e:
                 self._record(e.attempts, None)
                 files[a.url] = e.reason
@@ -481,7 +514,7 @@ class _Run:
 
     async def _get(self, url: str, *, render: bool = False) -> FetchResult | None:
         try:
-            result = await (self.pages.render(url) if render else self.pages.get(url))
+            result = await self._fetch(url, self.pages.render(url) if render else self.pages.get(url))
         except FetchError as e:
             self._record(e.attempts, None)
             self._needs_browser(e)
@@ -493,6 +526,16 @@ class _Run:
         """A page that needs a browser, with none to be had, says so in the run (once)."""
         if isinstance(e, NeedsBrowser) and e.reason not in self.errors:
             self.errors.append(e.reason)
+
+    async def _fetch(self, url: str, request: Awaitable[FetchResult]) -> FetchResult:
+        """Await ``request`` for ``url``; one cut short by the run's stop is recorded as interrupted."""
+        started, t0 = utcnow(), time.monotonic()
+        try:
+            return await request
+        except asyncio.CancelledError:
+            self._record([Attempt(url, started, time.monotonic() - t0, None, INTERRUPTED,
+                                  "the run was stopped while this request was in flight")], None)
+            raise
 
     def _record(self, attempts: Iterable[Attempt], state: DocumentState | None, *,
                 document_id: int | None = None, failure: str = "", outcome: str = "empty") -> None:

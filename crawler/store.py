@@ -3,7 +3,11 @@
 Tables (CONTRACT.md): ``sources``, ``documents``, ``versions``, ``captures``, ``fetches``,
 ``attachments``, ``runs``, and ``documents_fts`` for full-text search. A document gets a new
 ``versions`` row only when its extracted content changes; every HTTP attempt is a ``fetches`` row.
-Each write is one short transaction, so a crash at any point leaves a consistent database.
+Each write is one short ``BEGIN IMMEDIATE`` transaction, so a crash at any point leaves a
+consistent database, and several processes may write one archive: each write waits its turn for
+the write lock (a deferred transaction that reads and then writes could instead fail with
+"database is locked" whatever the busy timeout). Opening and migrating the schema, and crawling
+one source, are serialized across processes by ``flock`` locks in ``.<db name>.locks/`` beside it.
 
 The journal is a write-ahead log with ``synchronous = NORMAL``: a commit is written to the log
 but not flushed to the disk (the log is flushed at each checkpoint). A crash of the crawler
@@ -15,15 +19,19 @@ interrupted crawl.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import os
 import re
 import sqlite3
+import time
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -40,21 +48,30 @@ from .text import normal
 
 __all__ = [
     "FRONTIER_TRIES",
+    "Adoption",
     "Archive",
+    "ArchiveBusy",
+    "ArchiveError",
     "DocumentState",
     "Failure",
+    "NoArchive",
     "NotAnArchive",
     "Notification",
     "Outcome",
     "Reextracted",
     "RunCounts",
     "RunEvent",
+    "RunRow",
+    "SourceBusy",
     "SourceStatus",
     "StoredFile",
+    "TooManyMerges",
+    "archive_error",
     "fingerprint",
     "search_query",
     "search_text",
     "timestamp",
+    "utcnow",
 ]
 
 
@@ -73,16 +90,77 @@ class Outcome(StrEnum):
 #: The error a run records when it was stopped before its end (SIGTERM, Ctrl-C).
 INTERRUPTED = "interrupted"
 
-#: Tables a govarchive database holds; a file with other tables and none of these is not ours.
+#: The tables the schema creates (Datasette's metadata describes each).
 TABLES = ("sources", "documents", "versions", "captures", "fetches", "attachments", "files", "events",
           "runs", "notifications", "frontier")
 
 #: Runs in which a listed URL may fail permanently (404, refused …) before the frontier drops it.
 FRONTIER_TRIES = 3
+#: The error of a run that did not start because another process was crawling its source.
+SKIPPED = "skipped"
+#: Milliseconds SQLite waits for another connection's lock before giving up on one attempt.
+BUSY_TIMEOUT_MS = 5000
+#: Seconds a write (or opening the archive) waits in all for other writers before giving up.
+WRITE_WAIT = 120.0
+#: The migration set whose record in ``_sqlite_migrations`` marks a database as a govarchive archive.
+MIGRATION_SET = "govarchive"
 
 
-class NotAnArchive(Exception):
-    """The file is an SQLite database of something else; govarchive refuses to alter it."""
+class ArchiveError(Exception):
+    """The archive cannot be used as asked; the message is one line naming the file and the fix."""
+
+
+class NotAnArchive(ArchiveError):
+    """The file is not a govarchive archive (another SQLite database, or not SQLite); left alone."""
+
+
+class NoArchive(ArchiveError):
+    """The archive file does not exist, and the command only reads archives."""
+
+
+class ArchiveBusy(ArchiveError):
+    """Another process held the archive's write lock for longer than :data:`WRITE_WAIT`."""
+
+
+class SourceBusy(ArchiveError):
+    """Another process is crawling the source; ``run_id`` is the skipped run's record."""
+
+    def __init__(self, message: str, run_id: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+# SQLite's primary result codes (sqlite3.h) of errors that are about the file, not the program,
+# with what each means to the user.
+_BUSY, _READONLY, _CANTOPEN, _NOTADB = 5, 8, 14, 26
+_FILE_ERRORS: dict[int, tuple[type[ArchiveError], str]] = {
+    _BUSY: (ArchiveBusy, "{path}: another process kept the archive locked ({why}); try again later"),
+    8: (ArchiveError, ("{path}: the archive is read-only ({why}); check the permissions of the file, its "
+                      "folder and its -wal and -shm files, or the mount")),
+    10: (ArchiveError, "{path}: the disk failed to read or write the archive ({why})"),
+    11: (ArchiveError, "{path}: the archive is damaged ({why}); restore it from a backup (docs/deploy.md)"),
+    13: (ArchiveError, ("{path}: the disk is full ({why}); what was archived before is kept: free some "
+                       "space and run again")),
+    14: (ArchiveError, ("{path}: cannot open the archive ({why}); check that its folder exists and is "
+                       "readable and writable")),
+    _NOTADB: (NotAnArchive, "{path} is not an SQLite database ({why}); choose another file with --db"),
+}
+
+
+def archive_error(path: str | Path, error: BaseException) -> ArchiveError | None:
+    """The one-line :class:`ArchiveError` an SQLite error about the archive file means (read-only,
+    full, damaged …), or None for any other error: a bug, which should stay a traceback."""
+    if isinstance(error, ArchiveError):
+        return error
+    code = getattr(error, "sqlite_errorcode", None)
+    if not isinstance(error, sqlite3.DatabaseError) or code is None or code & 0xFF not in _FILE_ERRORS:
+        return None
+    code &= 0xFF
+    if code in (_CANTOPEN, _READONLY) and not all(os.access(p, os.W_OK) for p in (path, Path(path).parent)
+                                                 if os.path.exists(p)):
+        code = _READONLY  # SQLite says "unable to open" when it cannot make the -shm file
+    kind, template = _FILE_ERRORS[code]
+    return kind(template.format(path=path, why=error))
 
 
 @dataclass(frozen=True)
@@ -136,11 +214,38 @@ class StoredFile:
 
 
 @dataclass(frozen=True)
+class RunRow:
+    """A ``runs`` row: one crawl of one source; ``finished`` is None while it runs (or if it was
+    killed)."""
+
+    id: int
+    source: str
+    started: str
+    finished: str | None
+    full: bool
+    list_pages: int
+    links_found: int
+    new: int
+    changed: int
+    unchanged: int
+    removed: int
+    failed: int
+    deferred: int
+    error: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> RunRow:
+        counts = {f.name: row[f.name] or 0 for f in fields(RunCounts)}
+        return cls(id=row["id"], source=row["source"], started=row["started"], finished=row["finished"],
+                   full=bool(row["full"]), error=row["error"] or "", **counts)
+
+
+@dataclass(frozen=True)
 class SourceStatus:
     """A source's health: its latest run and its latest successful one."""
 
     source: str
-    last_run: dict[str, Any] | None
+    last_run: RunRow | None
     last_success: str | None
     documents: int
     online: int
@@ -149,14 +254,40 @@ class SourceStatus:
 
 
 @dataclass(frozen=True)
+class Adoption:
+    """Documents of a source no longer configured, taken over by the configured one that watches
+    the same URLs (a renamed source)."""
+
+    old: str
+    new: str
+    documents: int
+
+
+@dataclass(frozen=True)
 class Reextracted:
-    """What ``Archive.reextract`` did."""
+    """What ``Archive.reextract`` did (or, on a dry run, would do)."""
 
     documents: int
+    #: Distinct (unmerged) versions before and after.
     versions_before: int
     versions_after: int
     #: Documents whose current text differs from what the earlier extractor gave.
     updated: int
+    #: Version rows, all kept; those newly merged into an earlier one; those split off again.
+    versions: int = 0
+    merged: int = 0
+    unmerged: int = 0
+
+    def __add__(self, other: Reextracted) -> Reextracted:
+        return Reextracted(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+class TooManyMerges(ArchiveError):
+    """A re-extraction would merge more versions than it may without ``yes``."""
+
+
+#: Share of versions a re-extraction may merge without being told ``yes``.
+MAX_MERGE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -200,9 +331,14 @@ class Notification:
 Extractor = Callable[[bytes, str, "str | None", str], Document]
 
 
+def utcnow() -> dt.datetime:
+    """The current time, in UTC: the one clock of the crawler and the scheduler."""
+    return dt.datetime.now(dt.UTC)
+
+
 def timestamp() -> str:
     """The current UTC time as ISO 8601, the format of every timestamp in the archive."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return utcnow().isoformat(timespec="seconds")
 
 
 migrations = Migrations("govarchive")
@@ -326,22 +462,45 @@ group by v.id
 """
 
 
-class Archive:
-    """An open archive database. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str | Path) -> None:
+@migrations()
+def add_merged_into(db: sqlite_utils.Database) -> None:
+    """Versions that a re-extraction found to read the same as an earlier one point to it instead
+    of being deleted, so a later re-extraction can tell them apart again."""
+    db.table("versions").add_column("merged_into", int)
+
+
+#: Every migration this version knows, in order; a database with any other is from a newer govarchive.
+KNOWN_MIGRATIONS = tuple(m.name for m in migrations._migrations)
+
+
+class Archive:
+    """An open archive database. Use as a context manager, or call :meth:`close`.
+
+    ``create=False`` refuses a file that does not exist (:class:`NoArchive`) instead of creating it.
+    Opening never writes to a database that is not a govarchive archive, or is from a newer one.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: Source locks held by this process's runs: run id → the open lock file.
+        self._running: dict[int, int] = {}
+        if not create and not self.path.is_file():
+            raise NoArchive(f"{self.path}: no such archive (check --db or $GOVARCHIVE_DB; "
+                            "`govarchive crawl` creates it)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ArchiveError(f"{self.path}: cannot create its folder ({e.strerror or e})") from None
         self.db = sqlite_utils.Database(self.path)
         try:
-            self._check_ours()
-            self.db.execute("PRAGMA busy_timeout = 10000")
-            self.db.enable_wal()
-            self.db.execute("PRAGMA synchronous = NORMAL")  # see the module's docstring
-            self.db.execute("PRAGMA foreign_keys = ON")
-            migrations.apply(self.db)
-        except BaseException:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._open()
+        except BaseException as e:
             self.db.close()
+            translated = archive_error(self.path, e)
+            if translated is not None and translated is not e:
+                raise translated from None
             raise
 
     def __enter__(self) -> Self:
@@ -351,54 +510,220 @@ class Archive:
         self.close()
 
     def close(self) -> None:
+        for fd in self._running.values():
+            os.close(fd)
+        self._running.clear()
         self.db.close()
 
-    def _check_ours(self) -> None:
-        try:
-            names = set(self.db.table_names())
-        except sqlite3.DatabaseError as e:
-            raise NotAnArchive(f"{self.path} is not an SQLite database ({e})") from None
-        if names - {"_sqlite_migrations"} and not names & set(TABLES):
+    def _open(self) -> None:
+        """Check the file is ours, then bring its schema up to date, one process at a time."""
+        if self._applied() != list(KNOWN_MIGRATIONS) or self.db.journal_mode != "wal":
+            with self._lock("open"):
+                applied = self._applied()  # again: another process may have migrated meanwhile
+                self.db.enable_wal()
+                self.db.execute("PRAGMA foreign_keys = ON")
+                if applied != list(KNOWN_MIGRATIONS):
+                    with self._write():
+                        migrations.apply(self.db)
+        self.db.execute("PRAGMA synchronous = NORMAL")  # see the module's docstring
+        self.db.execute("PRAGMA foreign_keys = ON")
+
+    def _applied(self) -> list[str]:
+        """Our migrations the file has; raise if it is not ours or is from a newer govarchive."""
+        names = set(self.db.table_names())  # "file is not a database" here is translated by __init__
+        applied: list[str] = []
+        if "_sqlite_migrations" in names:
+            applied = [r[0] for r in self.db.execute(
+                "select name from _sqlite_migrations where migration_set = ? order by rowid",
+                [MIGRATION_SET])]
+        if not applied and names - {"_sqlite_migrations"}:
             raise NotAnArchive(f"{self.path} is a database of something else (tables: "
-                               f"{', '.join(sorted(names)[:5])}); refusing to alter it")
+                               f"{', '.join(sorted(names)[:5])}; no govarchive migrations); refusing to "
+                               "alter it: choose another file with --db")
+        unknown = [name for name in applied if name not in KNOWN_MIGRATIONS]
+        if unknown:
+            raise ArchiveError(f"{self.path} was written by a newer govarchive (schema migration "
+                               f"{unknown[0]!r}, unknown to govarchive {_version()}); upgrade govarchive"
+                               " to use it")
+        return applied
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, taken with ``BEGIN IMMEDIATE`` so it never fails half way for a lock.
+
+        Nested, it is a savepoint of the enclosing one. SQLite errors about the file (read-only, full,
+        damaged) come out as :class:`ArchiveError`.
+        """
+        conn = self.db.conn
+        try:
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield
+                return
+            self._begin()
+            try:
+                yield
+            except BaseException:
+                self.db.rollback()
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            self.db.rollback()
+            translated = archive_error(self.path, e)
+            if translated is None:
+                raise
+            raise translated from e
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to :data:`WRITE_WAIT` seconds in all for other writers."""
+        deadline = time.monotonic() + WRITE_WAIT
+        while True:
+            try:
+                self.db.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if getattr(e, "sqlite_errorcode", 0) & 0xFF != _BUSY or time.monotonic() > deadline:
+                    raise
+                # SQLite's busy handler already waited BUSY_TIMEOUT_MS; wait again.
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, *, wait: bool = True) -> Iterator[int | None]:
+        """Hold the ``flock`` lock ``name`` of this archive; yields the open lock file (None when the
+        folder is not writable: then nothing can be written anyway, and SQLite will say so).
+
+        With ``wait=False`` raise :class:`BlockingIOError` at once if another process holds it.
+        """
+        fd = self._lock_file(name)
+        if fd is None:
+            yield None
+            return
+        try:
+            _flock(fd, wait=wait, what=f"{self.path}: waiting for another process to open the archive")
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _lock_file(self, name: str) -> int | None:
+        folder = self.path.parent / f".{self.path.name}.locks"
+        try:
+            folder.mkdir(exist_ok=True)
+            return os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return None
 
     # -- sources and runs ------------------------------------------------------------------
 
-    def sync_sources(self, sources: Iterable[Source]) -> None:
-        """Record the configured sources (kept when they leave the config: their documents stay)."""
+    def sync_sources(self, sources: Iterable[Source]) -> list[Adoption]:
+        """Record the configured sources (kept when they leave the config: their documents stay).
+
+        A source no longer configured whose column URLs a configured source now watches was renamed:
+        its documents are adopted by the configured one (see :meth:`_adopt`), and returned.
+        """
         stamp = timestamp()
-        with self.db.atomic():
+        sources = list(sources)
+        with self._write():
             for s in sources:
                 row = {"name": s.name, "title": s.title, "urls": json.dumps(list(s.urls)),
                        "schedule": s.settings.schedule, "updated": stamp}
-                if self.db.table("sources").count_where("name = ?", [s.name]):
+                if self.db.execute("select 1 from sources where name = ?", [s.name]).fetchone():
                     self._update("sources", s.name, row, key="name")
                 else:
                     self._insert("sources", {**row, "added": stamp})
+            return self._adopt(sources, stamp)
+
+    def _adopt(self, sources: list[Source], stamp: str) -> list[Adoption]:
+        """Move the documents of unconfigured sources to the configured source that watches the
+        same column URLs, or lists them among its ``pages``; each move is an ``adopted`` event."""
+        names = {s.name for s in sources}
+        recorded = {r[0]: set(json.loads(r[1] or "[]")) for r in self.db.execute(
+            "select name, urls from sources")}
+        adopted: list[Adoption] = []
+        for s in sources:
+            for old, urls in recorded.items():
+                if old in names:
+                    continue
+                if urls & set(s.urls):
+                    where, params = "source = ?", [old]
+                elif s.pages:
+                    where, params = f"source = ? and url in ({','.join('?' * len(s.pages))})", [old, *s.pages]
+                else:
+                    continue
+                ids = [r[0] for r in self.db.execute(f"select id from documents where {where}", params)]
+                for doc_id in ids:
+                    self._update("documents", doc_id, {"source": s.name})
+                    self._event(doc_id, None, stamp, "adopted", f"from source {old!r}, no longer configured,"
+                                f" by {s.name!r}, which watches its URLs")
+                if ids:
+                    adopted.append(Adoption(old, s.name, len(ids)))
+        return adopted
+
+    def orphans(self, configured: Iterable[str]) -> dict[str, int]:
+        """Sources not in ``configured`` that still hold documents (never revisited), with how many."""
+        names = list(configured)
+        return {r[0]: r[1] for r in self.db.execute(
+            "select source, count(*) from documents where source not in"
+            f" ({','.join('?' * len(names))}) group by source order by source", names)}
 
     def start_run(self, source: str, *, full: bool = False) -> int:
-        with self.db.atomic():
-            return self._insert("runs", {"source": source, "started": timestamp(), "full": int(full)})
+        """Record the start of a crawl of ``source``; it holds the source's lock until
+        :meth:`finish_run`. If another process is crawling the source, record a skipped run and
+        raise :class:`SourceBusy`."""
+        fd = self._lock_file(f"source-{source}")
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                why = f"{SKIPPED}: another process (pid {holder}) is crawling this source"
+                with self._write():
+                    stamp = timestamp()
+                    run_id = self._insert("runs", {"source": source, "started": stamp, "finished": stamp,
+                                                   "full": int(full), "error": why})
+                raise SourceBusy(f"source {source!r}: {why}", run_id) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            with self._write():
+                run_id = self._insert("runs", {"source": source, "started": timestamp(), "full": int(full)})
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
+        if fd is not None:
+            self._running[run_id] = fd
+        return run_id
 
     def finish_run(self, run_id: int, counts: RunCounts, error: str = "") -> None:
-        with self.db.atomic():
-            self._update("runs", run_id, {**vars(counts), "finished": timestamp(), "error": error})
+        """Record the end of a run and release its source."""
+        try:
+            with self._write():
+                self._update("runs", run_id, {**vars(counts), "finished": timestamp(), "error": error})
+        finally:
+            fd = self._running.pop(run_id, None)
+            if fd is not None:
+                os.close(fd)
 
-    def last_run(self, source: str) -> dict[str, Any] | None:
-        """The source's latest run, whatever became of it."""
-        return next(self.db.table("runs").rows_where("source = ?", [source], order_by="id desc", limit=1),
-                    None)
+    def last_run(self, source: str) -> RunRow | None:
+        """The source's latest run, whatever became of it (a skipped start does not count)."""
+        row = self.db.execute(
+            "select * from runs where source = ? and coalesce(error, '') not like ? order by id desc limit 1",
+            [source, f"{SKIPPED}:%"])
+        names = [d[0] for d in row.description]
+        found = row.fetchone()
+        return RunRow.from_row(dict(zip(names, found, strict=True))) if found else None
 
     def last_complete_run(self, source: str) -> dt.datetime | None:
         """When the source's latest run that went to its end (not interrupted) finished."""
         row = self.db.execute("select max(finished) from runs where source = ? and finished is not null"
-                              " and coalesce(error, '') not like ?", [source, f"%{INTERRUPTED}%"]).fetchone()
+                              " and coalesce(error, '') not like ? and coalesce(error, '') not like ?",
+                              [source, f"%{INTERRUPTED}%", f"{SKIPPED}:%"]).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row[0] else None
 
     def status(self) -> list[SourceStatus]:
         """Each recorded source's latest run; a success is a finished run with no error."""
         rows = []
-        for name in [r["name"] for r in self.db.query("select name from sources order by name")]:
+        for name in [r[0] for r in self.db.execute("select name from sources order by name").fetchall()]:
             last = self.last_run(name)
             success = self.db.execute("select max(finished) from runs where source = ? and finished is not null"
                                       " and coalesce(error, '') = ''", [name]).fetchone()[0]
@@ -413,7 +738,7 @@ class Archive:
                  "started": a.started.isoformat(timespec="seconds"), "elapsed": round(a.elapsed, 3),
                  "status": a.status, "outcome": a.outcome, "reason": a.reason} for a in attempts]
         if rows:
-            with self.db.atomic():
+            with self._write():
                 for row in rows:
                     self._insert("fetches", row)
 
@@ -455,7 +780,7 @@ class Archive:
         todo = list(dict.fromkeys(urls))
         known = self.known(todo)
         new = [u for u in todo if u not in known]
-        with self.db.atomic():
+        with self._write():
             self.db.conn.executemany(
                 "insert into frontier (url, source, listed, run_id, tries) values (?, ?, ?, ?, 0)"
                 " on conflict (url) do nothing", [(u, source, stamp, run_id) for u in new])
@@ -474,7 +799,7 @@ class Archive:
         """A listed URL could not be archived this run. It waits for the next runs, except one
         that failed permanently (404, refused …) in FRONTIER_TRIES runs: a broken link, not a
         backlog. Its row stays, so listing it again does not bring it back."""
-        with self.db.atomic():
+        with self._write():
             self.db.execute("update frontier set tries = tries + ?, error = ? where url = ?",
                             [int(permanent), reason, url])
 
@@ -499,7 +824,7 @@ class Archive:
         stamp = result.fetched_at.isoformat(timespec="seconds")
         caching = {"etag": result.headers.get("etag"),
                    "last_modified": result.headers.get("last-modified"), "next_visit": next_visit}
-        with self.db.atomic():
+        with self._write():
             self.db.execute("delete from frontier where url = ?", [result.url])
             old = self.state(result.url)
             hashes = self._hashes(old.id if old else None, downloads or {})
@@ -523,7 +848,8 @@ class Archive:
             self._update("documents", doc_id, {
                 **_content(doc), "year": doc.published.year if doc.published else None,
                 "source": source, "problem": doc.problem, "online": 1, "removed": None,
-                "removed_reason": None, "last_seen": stamp, "last_changed": stamp, "versions": number,
+                "removed_reason": None, "last_seen": stamp, "last_changed": stamp,
+                "versions": self._distinct_versions(doc_id),
                 "fingerprint": print_, **caching})
             self._save_attachments(doc_id, doc, hashes, downloads or {}, stamp)
             self._index(doc_id, doc, hashes)
@@ -533,7 +859,7 @@ class Archive:
     def touch(self, state: DocumentState, fetched_at: dt.datetime, *, run_id: int | None = None,
               next_visit: str | None = None) -> None:
         """A document answered 304 Not Modified: it is still online, unchanged."""
-        with self.db.atomic():
+        with self._write():
             self._seen(state, fetched_at.isoformat(timespec="seconds"), run_id,
                        {"next_visit": next_visit})
 
@@ -544,7 +870,7 @@ class Archive:
         is marked unlisted: it disappeared from its column, whether or not its page still answers.
         """
         stamp = timestamp()
-        with self.db.atomic():
+        with self._write():
             for chunk, marks in _batches(urls):
                 for row in self.db.query(f"select id from documents where unlisted is not null and url in"
                                          f" ({marks})", chunk):
@@ -562,7 +888,7 @@ class Archive:
     def mark_removed(self, url: str, reason: str, *, run_id: int | None = None) -> bool:
         """Mark an archived document removed (its versions stay); True if it was online."""
         stamp = timestamp()
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute(
                 "update documents set online = 0, removed = ?, removed_reason = ?"
                 " where url = ? and online = 1", [stamp, reason, url])
@@ -582,30 +908,43 @@ class Archive:
         self._insert("events", {"document_id": doc_id, "run_id": run_id, "time": stamp,
                                   "event": event, "detail": detail})
 
-    def reextract(self, extractor: Extractor, *, sources: Iterable[str] = ()) -> Reextracted:
+    def reextract(self, extractor: Extractor, *, sources: Iterable[str] = (), dry_run: bool = False,
+                  yes: bool = False, max_merge_share: float = MAX_MERGE_SHARE) -> Reextracted:
         """Run ``extractor`` again over every stored capture, without fetching.
 
-        History is rewritten in place: each version gets the new extraction of its own capture,
-        and consecutive versions that now read the same merge into the first. So an improved
-        extractor changes what versions say, never how many changes a document seems to have had.
+        Each version's text is recomputed in place from its own capture. A version that now reads
+        the same as the one before it is marked ``merged_into`` the first of them, never deleted, so
+        a later re-extraction that tells them apart again splits them. ``dry_run`` only counts what
+        would change. Merging more than ``max_merge_share`` of the versions at once (a bad selector
+        looks like that) raises :class:`TooManyMerges` unless ``yes``.
         """
         names = list(sources)
         where = f"where source in ({','.join('?' * len(names))})" if names else ""
-        ids = [r["id"] for r in self.db.query(f"select id from documents {where} order by id", names)]
-        before = after = updated = 0
-        for doc_id in ids:
-            with self.db.atomic():
-                b, a, changed = self._reextract_document(doc_id, extractor)
-            before, after, updated = before + b, after + a, updated + changed
-        return Reextracted(len(ids), before, after, updated)
+        ids = [r[0] for r in self.db.execute(f"select id from documents {where} order by id", names).fetchall()]
+        plan = self._reextract_all(ids, extractor, apply=False)
+        if dry_run:
+            return plan
+        if not yes and plan.merged > max_merge_share * plan.versions:
+            raise TooManyMerges(
+                f"{self.path}: re-extraction would merge {plan.merged} of {plan.versions} versions "
+                f"(more than {max_merge_share:.0%}): a body_selector that misses the text looks like "
+                "this. Check with --dry-run, then pass --yes to go ahead (merged versions stay recoverable)")
+        return self._reextract_all(ids, extractor, apply=True)
 
-    def _reextract_document(self, doc_id: int, extractor: Extractor) -> tuple[int, int, bool]:
+    def _reextract_all(self, ids: list[int], extractor: Extractor, *, apply: bool) -> Reextracted:
+        total = Reextracted(documents=0, versions_before=0, versions_after=0, updated=0)
+        for doc_id in ids:
+            total = total + self._reextract_document(doc_id, extractor, apply=apply)
+        return total
+
+    def _reextract_document(self, doc_id: int, extractor: Extractor, *, apply: bool) -> Reextracted:
         source, current, url = self.db.execute("select source, fingerprint, url from documents where id = ?",
                                                [doc_id]).fetchone()
         rows = list(self.db.query(
-            "select v.id, v.title, v.attachments, c.content, c.final_url, c.headers from versions v"
+            "select v.id, v.title, v.merged_into, v.attachments, c.content, c.final_url, c.headers from versions v"
             " join captures c on c.id = v.capture_id where v.document_id = ? order by v.version", [doc_id]))
-        kept: list[tuple[int, Document, str, dict[str, str]]] = []
+        plan: list[tuple[int, Document, str, int | None, dict[str, str]]] = []
+        head, last = 0, ""
         for row in rows:
             hashes = {a["url"]: a["sha256"] for a in json.loads(row["attachments"] or "[]") if a.get("sha256")}
             if url in hashes:  # a file listed in its column: its text is the document (file_document)
@@ -615,20 +954,29 @@ class Archive:
                 charset = charset_from_content_type(json.loads(row["headers"] or "{}").get("content-type"))
                 doc = extractor(zlib.decompress(row["content"]), row["final_url"], charset, source)
             print_ = fingerprint(doc, hashes)
-            if kept and kept[-1][2] == print_:
-                self.db.execute("delete from versions where id = ?", [row["id"]])
-                continue
-            kept.append((row["id"], doc, print_, hashes))
-            self._update("versions", row["id"], {**_content(doc), "fingerprint": print_,
-                                                   "version": len(kept)})
-        if not kept:
-            return 0, 0, False
-        _, doc, print_, hashes = kept[-1]
-        self._update("documents", doc_id, {**_content(doc), "problem": doc.problem,
-                                             "year": doc.published.year if doc.published else None,
-                                             "versions": len(kept), "fingerprint": print_})
-        self._index(doc_id, doc, hashes)
-        return len(rows), len(kept), print_ != current
+            if not plan or print_ != last:
+                head = row["id"]
+            plan.append((row["id"], doc, print_, head if head != row["id"] else None, hashes))
+            last = print_
+        if not plan:
+            return Reextracted(1, 0, 0, 0)
+        was = [row["merged_into"] for row in rows]
+        result = Reextracted(
+            documents=1, versions_before=sum(m is None for m in was),
+            versions_after=sum(p[3] is None for p in plan), updated=int(plan[-1][2] != current),
+            versions=len(plan), merged=sum(old is None and p[3] is not None for old, p in zip(was, plan, strict=True)),
+            unmerged=sum(old is not None and p[3] is None for old, p in zip(was, plan, strict=True)))
+        if apply:
+            with self._write():
+                for version_id, doc, print_, merged_into, _ in plan:
+                    self._update("versions", version_id, {**_content(doc), "fingerprint": print_,
+                                                          "merged_into": merged_into})
+                _, doc, print_, _, hashes = plan[-1]
+                self._update("documents", doc_id, {**_content(doc), "problem": doc.problem,
+                                                   "year": doc.published.year if doc.published else None,
+                                                   "versions": result.versions_after, "fingerprint": print_})
+                self._index(doc_id, doc, hashes)
+        return result
 
     # Plain statements for the per-document writes: sqlite-utils' insert/update re-read the
     # table's schema on every call, a third of the time of archiving a document.
@@ -657,6 +1005,10 @@ class Archive:
             "sha256": hashlib.sha256(result.content).hexdigest(),
             "content": zlib.compress(result.content, 6), "rendered": int(result.rendered)})
 
+    def _distinct_versions(self, doc_id: int) -> int:
+        return int(self.db.execute("select count(*) from versions where document_id = ? and merged_into is null",
+                                   [doc_id]).fetchone()[0])
+
     def _next_version(self, doc_id: int) -> int:
         row = self.db.execute("select max(version) from versions where document_id = ?",
                               [doc_id]).fetchone()
@@ -680,7 +1032,7 @@ class Archive:
         """Keep a downloaded file by content hash, at once and in its own transaction, so a
         document's attachments are held in memory one at a time; ``save`` then links them."""
         sha = hashlib.sha256(content).hexdigest()
-        with self.db.atomic():
+        with self._write():
             self.db.execute(
                 "insert into files (sha256, size, content_type, first_seen, name, content)"
                 " values (?, ?, ?, ?, ?, ?) on conflict (sha256) do nothing",
@@ -801,7 +1153,7 @@ class Archive:
     def queue_notification(self, source: str, kind: str, title: str, body: str, targets: Iterable[str]) -> None:
         """Keep a message to send to each target until it is sent."""
         stamp = timestamp()
-        with self.db.atomic():
+        with self._write():
             for target in targets:
                 self._insert("notifications", {"source": source, "created": stamp, "kind": kind, "title": title,
                                                "body": body, "target": target, "attempts": 0})
@@ -819,9 +1171,33 @@ class Archive:
 
     def notification_tried(self, notification_id: int, error: str) -> None:
         """Record a try: sent (``error`` empty), else why not; an unsent message is tried again later."""
-        with self.db.atomic():
+        with self._write():
             self.db.execute("update notifications set attempts = attempts + 1, error = ?, sent = ? where id = ?",
                             [error or None, None if error else timestamp(), notification_id])
+
+
+def _flock(fd: int, *, wait: bool, what: str) -> None:
+    """Take an exclusive ``flock`` on ``fd``; poll (so the wait is bounded) up to :data:`WRITE_WAIT`."""
+    deadline = time.monotonic() + WRITE_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if not wait:
+                raise
+            if time.monotonic() > deadline:
+                raise ArchiveBusy(f"{what} took over {WRITE_WAIT:g}s") from None
+            time.sleep(0.05)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("govarchive")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _batches(urls: list[str], size: int = 500) -> Iterator[tuple[list[str], str]]:

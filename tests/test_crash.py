@@ -40,7 +40,7 @@ def check_consistent(db_path: Path) -> dict[str, int]:
                                           " (select 1 from captures c where c.id = v.capture_id)",
             "documents whose count of versions is wrong": "select count(*) from documents d where d.versions"
                                                           " != (select count(*) from versions v where"
-                                                          " v.document_id = d.id)",
+                                                          " v.document_id = d.id and merged_into is null)",
             "documents missing from the search index": "select count(*) from documents d where not exists"
                                                        " (select 1 from documents_fts f where f.rowid = d.id)",
         }

@@ -170,7 +170,7 @@ async def document_page(datasette: Any, request: Any) -> Response:
     zone = archive_timezone(datasette)
     versions = [dict(v) for v in (await db.execute(
         "select v.*, (select a.text from version_attachments a where a.version_id = v.id) as attachment_text"
-        " from versions v where v.document_id = ? order by v.version", [doc_id])).rows]
+        " from versions v where v.document_id = ? and v.merged_into is null order by v.version", [doc_id])).rows]
     events = {(e["time"], e["event"]): e["detail"] for e in (await db.execute(
         "select time, event, detail from events where document_id = ? order by id", [doc_id])).rows}
     shown, previous = [], None
