@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,7 +62,7 @@ def test_sources_take_defaults_then_their_own_settings(tmp_path):
     ('[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\nlink_pattern = "t2024("\n', "a",
      "link_pattern", 4, "regular expression"),
     ('[defaults]\nretries = -1\n[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\n', None,
-     "retries", 2, "positive"),
+     "retries", 2, "must be a whole number from 0 to 20"),
     ('[[sources]]\nname = "Bad Name"\nurls = ["http://x.gov.cn/"]\n', "Bad Name", "name", 2, "slug"),
 ])
 def test_each_config_error_names_file_source_key_and_line(tmp_path, text, source, key, line, words):
@@ -121,3 +124,66 @@ def test_source_urls_are_kept_in_canonical_form(tmp_path):
     assert source.urls == ("http://xn--mxtq1m.xn--io0a7i/col/",)
     assert source.pages == ("http://xn--mxtq1m.xn--io0a7i:8080/a.html",)
     assert source.origins == ("http://xn--mxtq1m.xn--io0a7i", "http://xn--mxtq1m.xn--io0a7i:8080")
+
+
+SOURCE = '[[sources]]\nname = "a"\nurls = ["http://x.gov.cn/"]\n'
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("delay = inf", "must be a finite number"),
+    ("delay = nan", "must be a finite number"),
+    ("timeout = nan", "must be a finite number"),
+    ("timeout = 0", "must be a number above 0 and at most 3600"),
+    ("revisit_min_days = 1e300", "must be a number from 0 to 3650"),
+    ("max_bytes = 0", "must be a whole number from 1 to 1000000000"),
+    ("retries = -1", "must be a whole number from 0 to 20"),
+    ("delay = -1", "must be a number from 0 to 3600"),
+])
+def test_numbers_out_of_their_bounds_are_config_errors(tmp_path, setting, words):
+    path = write(tmp_path, SOURCE + setting + "\n")
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and words in result.output and ":4:" in result.output
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_zero_is_accepted_where_the_message_does_not_say_positive(tmp_path):
+    source, = load_config(write(tmp_path, SOURCE + "delay = 0\nretries = 0\nmax_documents = 0\njitter = 0\n"))
+    assert (source.settings.delay, source.settings.retries, source.settings.max_documents) == (0, 0, 0)
+
+
+def test_an_error_in_the_second_source_is_reported_at_its_own_line(tmp_path):
+    text = ("[defaults]\ndelay = 1\n\n[[sources]]\nname = \"a\"\nurls = [\"http://x.gov.cn/\"]\ndelay = 2\n\n"
+            "[[sources]]\nname = \"b\"\nurls = [\"http://x.gov.cn/\"]\ndelay = -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert (info.value.source, info.value.key, info.value.line) == ("b", "delay", 12)
+
+
+def test_an_unknown_key_gets_the_nearest_known_one(tmp_path):
+    path = write(tmp_path, SOURCE + "max_page = 3\n")
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 2 and "did you mean max_pages?" in result.output
+
+
+def test_deeply_nested_toml_is_a_config_error_not_a_traceback(tmp_path):
+    path = write(tmp_path, SOURCE + "pages = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "nested too deeply" in result.output
+
+
+def test_a_cron_that_never_fires_is_a_config_error(tmp_path):
+    path = write(tmp_path, SOURCE + 'schedule = "0 0 30 2 *"\n')
+    result = CliRunner().invoke(cli, ["schedule", "--config", str(path), "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "never fires" in result.output and ":4:" in result.output
+
+
+def test_a_bad_tz_is_a_config_error_for_schedule(tmp_path):
+    path = write(tmp_path, SOURCE)
+    result = subprocess.run([sys.executable, "-m", "crawler", "schedule", "--config", str(path), "--db",
+                             str(tmp_path / "a.db")], capture_output=True, text=True, timeout=60, check=False,
+                            env={**os.environ, "TZ": "Mars/Olympus_Mons"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: $TZ: 'Mars/Olympus_Mons' is not a time zone (use a name such as " \
+        "Asia/Shanghai)"
