@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlite_utils
 from test_crash import check_consistent
@@ -205,8 +206,36 @@ def test_a_crawl_stopped_by_a_signal_records_its_runs_and_requests_in_flight(con
     assert err.strip().splitlines()[-1] == f"Error: stopped by {sig.name}: the runs in progress are recorded" \
         " as interrupted" and "Traceback" not in err, err
     assert [(finished is not None, error) for _, finished, error in runs(db_path)] == [(True, "interrupted")] * 2
-    conn = sqlite3.connect(db_path)
-    in_flight = conn.execute("select count(*) from fetches where outcome = 'interrupted'").fetchone()[0]
-    conn.close()
-    assert in_flight >= 1
     check_consistent(db_path)
+
+
+def test_a_request_in_flight_when_a_run_is_stopped_is_recorded(config_path, db_path):
+    source = load_config(config_path)[0]
+
+    class Hanging(httpx.AsyncBaseTransport):
+        """A server that accepts every request and never answers."""
+
+        def __init__(self) -> None:
+            self.asked = asyncio.Event()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.asked.set()
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    async def stop_mid_request() -> None:
+        transport = Hanging()
+        with Archive(db_path) as archive:
+            archive.sync_sources([source])
+            run = asyncio.create_task(crawl_source(source, archive, transport=transport))
+            await transport.asked.wait()
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+
+    asyncio.run(stop_mid_request())
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("select finished is not null, error from runs").fetchall() == [(1, "interrupted")]
+    assert conn.execute("select outcome, reason from fetches").fetchall() == \
+        [("interrupted", "the run was stopped while this request was in flight")]
+    conn.close()
