@@ -19,6 +19,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 from datasette.app import Datasette
+from test_crawl import crawl
 
 from crawler.cli import cli
 from crawler.serve import load_metadata
@@ -153,13 +154,6 @@ def files_config(tmp_path: Path, site_url: str) -> Path:
     path.write_text(f'[defaults]\ndelay = 0.0\nobey_robots = false\n\n[[sources]]\nname = "files"\n'
                     f'urls = ["{site_url}/list/index.html"]\n', encoding="utf-8")
     return path
-
-
-def crawl(config: Path, db_path: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["crawl", "--config", str(config), "--db", str(db_path), *args],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def search(db: sqlite_utils.Database, word: str) -> set[str]:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from click.testing import CliRunner
 from faultserver import (
     FaultServer,
     _file,
@@ -27,8 +26,7 @@ from faultserver import (
     silent,
     trickle,
 )
-
-from crawler.cli import cli
+from test_crawl import crawl
 
 DOC = "/zwgk/tzgg/202403/t20240306_451851.html"
 LIST = "/zwgk/tzgg/index.html"
@@ -65,13 +63,6 @@ name = "shtml"
 urls = ["{two.url(OTHER_LIST)}"]
 """, encoding="utf-8")
     return path
-
-
-def crawl(config: Path, db: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["crawl", "--config", str(config), "--db", str(db), *args],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 @pytest.fixture

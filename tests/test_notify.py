@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
+from test_crawl import crawl
 
 from crawler.cli import cli
 from crawler.config import load_config
@@ -70,13 +71,6 @@ def notify_config(config_path: Path, receiver: Receiver) -> Path:
     config_path.write_text(text.replace("[defaults]\n", f'[defaults]\nnotify = ["{receiver.url}"]\n', 1),
                            encoding="utf-8")
     return config_path
-
-
-def crawl(config: Path, db: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["crawl", "--config", str(config), "--db", str(db), *args],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def edit(site: Path, path: str, old: str, new: str) -> None:

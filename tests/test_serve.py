@@ -26,6 +26,7 @@ import sqlite_utils
 import yaml
 from click.testing import CliRunner
 from datasette.app import Datasette
+from test_crawl import crawl
 
 from crawler.cli import cli
 from crawler.demo import SITE, serve_site
@@ -107,13 +108,6 @@ def _edit(site: Path, path: str, old: str, new: str) -> None:
     page.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def _crawl(config: Path, db: Path, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["crawl", "--config", str(config), "--db", str(db), *args],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
 def build_history_archive(root: Path) -> tuple[Path, dict[str, int]]:
     """Crawl a copy of the sample site twice, with an edit, a removal and hostile text between.
 
@@ -139,12 +133,12 @@ def build_history_archive(root: Path) -> tuple[Path, dict[str, int]]:
         config = root / "sources.toml"
         config.write_text((site / "sources.toml").read_text(encoding="utf-8").replace("{base}", base)
                           .replace("delay = 0.05", "delay = 0.0"), encoding="utf-8")
-        assert _crawl(config, db).startswith("2 sources: 19 new, 0 changed")
+        assert crawl(config, db).startswith("2 sources: 19 new, 0 changed")
         _edit(site, EDITED, "深入学习贯彻习近平法治思想", "深入学习贯彻习近平法治思想和述职评议制度")
         (site / REMOVED).unlink()
         _edit(site, "xxgk/c123697/index.shtml", '<div class="list-box"><ul>\n', '<div class="list-box"><ul>\n'
               f'<li><span class="date">2025-06-01</span><a href="/{MISSING}">示范市不存在的文件</a></li>\n')
-        assert _crawl(config, db, "--full").startswith("2 sources: 0 new, 1 changed, 17 unchanged, 1 removed")
+        assert crawl(config, db, "--full").startswith("2 sources: 0 new, 1 changed, 17 unchanged, 1 removed")
         ids = {name: _doc_id(db, f"{base}/{path}")
                for name, path in (("edited", EDITED), ("removed", REMOVED), ("hostile", HOSTILE))}
     archive = sqlite_utils.Database(db)
