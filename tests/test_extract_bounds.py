@@ -6,13 +6,18 @@ The pages are generated here. Before the bound, 100,000 nested <div>s took about
 
 from __future__ import annotations
 
+import random
+import re
+import sys
 import time
 
 import pytest
 
 from crawler.extract import extract
-from crawler.extract.rules import MAX_DEPTH
-from crawler.extract.tree import bound_depth
+from crawler.extract.rules import _NOT_NESTING, MAX_DEPTH, QUICK_RUN, TAG_TOKEN
+from crawler.extract.tree import _may_be_deep, bound_depth
+
+tree = sys.modules["crawler.extract.tree"]  # the package's `extract` function shadows its name
 
 #: Seconds any of these pages may take (they take well under one).
 LIMIT = 5.0
@@ -53,3 +58,66 @@ def test_end_tags_inside_scripts_do_not_hide_a_nest():
     seconds, body = timed("<div><script>document.write('</div>')</script><p>段落，文字。</p>" * 20_000)
     assert seconds < LIMIT, f"{seconds:.1f} s"
     assert "段落" in body
+
+
+# -- the quick check and the token scan are exact rewrites of their plain definitions ------------
+
+#: Pieces of tag soup: start, end, void and self-closed tags, comments and raw text hiding end
+#: tags, stray marks (0x02 is the quick check's own mark), text.
+SOUP = ["<div>", "</div>", "<span class=a>", "</span>", "<p>", "<br>", "<b/>", "<svg/>", "<", "</", "/", ">",
+        "<!-- </div> -->", "<!--", "-->", "--", "<script>'</div>'</script>", "<SCRIPT>", "</script >",
+        "<style>", "</style>", "<textarea>", "\x02", "<\x02/", "文字，", " ", "\n"]
+
+
+def soups(count: int, longest: int) -> list[str]:
+    rng = random.Random(16)
+    return ["".join(rng.choices(SOUP, k=rng.randint(0, longest))) for _ in range(count)]
+
+
+def plain_may_be_deep(html: str) -> bool:
+    """The quick check as defined: proven shallow with at most MAX_DEPTH start marks ("<" not
+    followed by "/", 0x02 ignored); deep with many comment/script openers; else deep when a run of
+    QUICK_RUN start marks has no end mark between them."""
+    data = html.encode("utf-8", "surrogatepass").replace(b"\x02", b"")
+    starts = [i for i, byte in enumerate(data) if byte == ord("<") and data[i + 1:i + 2] != b"/"]
+    if len(starts) <= MAX_DEPTH:
+        return False
+    if len(re.findall(rb"<(?:!--|script|style|textarea)", data, re.IGNORECASE)) > QUICK_RUN:
+        return True
+    run = 0
+    for i, byte in enumerate(data):
+        if byte == ord("<"):
+            run = 0 if data[i + 1:i + 2] == b"/" else run + 1
+            if run >= QUICK_RUN:
+                return True
+    return False
+
+
+def test_the_quick_depth_check_is_its_plain_definition():
+    pages = [*soups(400, 1200), "<div>" * QUICK_RUN + "x", "<div>" * (QUICK_RUN - 1) + "</p>" + "<div>" * 200,
+             "<div>\x02" * 300, "<\x02/div>" * 300 + "<div>" * QUICK_RUN]
+    assert {plain_may_be_deep(page) for page in pages} == {False, True}
+    for page in pages:
+        assert _may_be_deep(page) == plain_may_be_deep(page), page[:200]
+
+
+def test_too_few_start_tags_to_be_deep_is_a_proof(monkeypatch):
+    """The exact pass never changes a page with at most MAX_DEPTH start marks, so skipping it
+    loses nothing."""
+    monkeypatch.setattr(tree, "_may_be_deep", lambda html: True)  # always run the exact pass
+    shallow = [page for page in soups(300, 700) if page.count("<") - page.count("</") <= MAX_DEPTH]
+    assert len(shallow) > 100
+    for page in shallow:
+        assert bound_depth(page) is page
+    assert bound_depth("<div>" * (MAX_DEPTH + 1)) != "<div>" * (MAX_DEPTH + 1)  # the pass does run
+
+
+def test_the_tag_scan_tokenises_like_the_plain_lazy_pattern():
+    plain = re.compile(  # comments and raw text end at the first "-->" / end tag, one character at a time
+        r"<(?:!--.*?(?:-->|\Z)"
+        r"|(script|style|textarea|title|xmp|iframe|noembed|noframes)\b.*?(?:</\1\s*>|\Z)"
+        r"|(/?)(?!(?:" + _NOT_NESTING + r")[\s/>])([a-zA-Z][^\s/>]*)([^>]*)(?:>|\Z))",
+        re.DOTALL | re.IGNORECASE)
+    for page in [*soups(2000, 60), "<!---->", "<!-- a -- b --->", "<script>a</scriptx></script>"]:
+        assert ([(m.span(), m.groups()) for m in TAG_TOKEN.finditer(page)]
+                == [(m.span(), m.groups()) for m in plain.finditer(page)]), page
