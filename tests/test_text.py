@@ -1,0 +1,44 @@
+"""crawler.text: the fast paths of clean, squeeze and normal give exactly what the plain
+definitions give (fingerprints are built from normal)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crawler.text import clean, normal, squeeze
+
+PLAIN_INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff]")
+#: Invisible marks, whitespace of every kind, characters NFKC changes (full-width, circled,
+#: ligatures, composed and combining), Chinese, ASCII.
+TRICKY = ("\u200b\u200c\u200d\u200e\u200f\u2060\ufeff \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u2029"
+          "\u202f\u205f\u3000ＲＥＰＯＲＴ，。：２０２４㈠①ﬁｶﾞe\u0301Å\u212b\u2126\U0001d400㍻⁵行政复议公开年度ab1:")
+
+
+def plain_clean(text: str) -> str:
+    return " ".join(PLAIN_INVISIBLE.sub("", text).split()) if text else ""
+
+
+def plain_squeeze(text: str) -> str:
+    return "".join(PLAIN_INVISIBLE.sub("", text).split()) if text else ""
+
+
+def plain_normal(text: str) -> str:
+    return plain_squeeze(unicodedata.normalize("NFKC", text)) if text else ""
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.one_of(st.sampled_from(TRICKY), st.characters(codec="utf-8")), max_size=60))
+def test_clean_squeeze_and_normal_are_their_plain_definitions(text):
+    assert clean(text) == plain_clean(text)
+    assert squeeze(text) == plain_squeeze(text)
+    assert normal(text) == plain_normal(text)
+
+
+def test_ascii_and_invisible_only_texts():
+    for text in ("", " a \t b ", "\u200b", " \u200b ", "a\u200b b", "a \u200b b", "ＡＢ\ufeff Ｃ", "a\x85b"):
+        assert (clean(text), squeeze(text), normal(text)) == (plain_clean(text), plain_squeeze(text),
+                                                               plain_normal(text))
