@@ -14,6 +14,7 @@ from .rules import (
     FIELD_ANCHORS,
     FIELD_LABEL_ALONE,
     FOOTER_MARKERS,
+    LABEL_COLONS,
     LINE_BREAKING,
     LINK_LIST_SELECTOR,
     META_LINE_LABEL,
@@ -176,6 +177,8 @@ def is_noise_line(line: str) -> bool:
         return True
     if NOISE_LINE.match(s):
         return True
+    if not any(colon in s for colon in LABEL_COLONS):  # quick: most lines have none
+        return False
     if len(s) < 120:  # 来源：… 发布时间：… 点击数：
         strong = set(META_LINE_LABEL.findall(line))
         if strong and len(strong) + len(set(WEAK_META_LINE_LABEL.findall(line))) >= 2:

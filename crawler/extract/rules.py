@@ -165,6 +165,9 @@ META_LINE_LABELS = ("来源", "信息来源", "文章来源", "稿件来源", "�
                     "点击数", "点击量", "点击率", "浏览次数", "浏览量", "阅读次数", "阅读量", "访问量",
                     "访问次数", "责任编辑", "字号", "字体", "文字大小")
 WEAK_META_LINE_LABELS = ("时间", "日期", "作者", "编辑", "摄影", "发布", "更新时间", "录入")
+#: What follows every label in those lines and in a flattened 信息公开 block: a line without one
+#: is neither.
+LABEL_COLONS = (":", "：")
 #: Footer lines: dropped only at the end of the body.
 FOOTER_MARKERS = ("版权所有", "ICP备", "ICP证", "网站标识码", "公网安备", "Copyright", "©",
                   "Produced By", "建议使用", "分辨率")
