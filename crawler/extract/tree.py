@@ -37,6 +37,8 @@ _HIDING_OPENER = re.compile(rb"<(?:!--|script|style|textarea)", re.IGNORECASE)
 _RUN = b"<" * QUICK_RUN
 #: Every byte but the marks of :func:`_may_be_deep` (``<`` starts a tag, 0x02 ends one).
 _NOT_MARKS = bytes(b for b in range(256) if b not in (0x02, ord("<")))
+_JUNK = ", ".join(JUNK_TAGS)
+_JUNK_OR_HIDDEN = ", ".join(JUNK_TAGS + HIDDEN_CLASSES)
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -108,13 +110,12 @@ def parse(html: str, *, drop_hidden: bool) -> LexborHTMLParser:
     """The page parsed (depth bounded), without scripts, styles, form controls and, when asked,
     hidden elements (inline style, ``hidden``, ng-hide …)."""
     tree = LexborHTMLParser(bound_depth(html))
-    _remove(tree, ", ".join(JUNK_TAGS))
+    _remove(tree, _JUNK_OR_HIDDEN if drop_hidden else _JUNK)  # one walk of the tree for both
     if drop_hidden:
         for node in tree.css(MAYBE_HIDDEN_SELECTOR):
             style = node.attrs.get("style") or ""
             if (HIDDEN_STYLE.search(style) or "hidden" in node.attrs) and node.tag not in ("html", "body"):
                 node.decompose()
-        _remove(tree, ", ".join(HIDDEN_CLASSES))
     return tree
 
 
