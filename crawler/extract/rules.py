@@ -198,7 +198,8 @@ SIGNATURE_DATE_RE = re.compile(r"(?:19|20)\d\d\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s
 SIGNATURE_SIBLINGS = 3
 
 # Patterns built from the tables above.
-LINE_BREAKING = ", ".join(sorted(BLOCK_TAGS | {"br", "td", "th"}))
+#: Elements that break lines: a node holding one is rendered child by child.
+LINE_BREAKING = BLOCK_TAGS | {"br", "td", "th"}
 NOISE_LINE = re.compile("(?:" + "|".join(NOISE_LINE_PATTERNS) + ")$")
 _NOT_AFTER_CJK = r"(?<![\u4e00-\u9fff])"
 META_LINE_LABEL = re.compile(_NOT_AFTER_CJK + "(" + "|".join(sorted(META_LINE_LABELS, key=len, reverse=True))
