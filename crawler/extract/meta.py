@@ -87,7 +87,7 @@ def title_heading(nodes: list[LexborNode], page_title: str) -> LexborNode | None
     best, best_len = None, 0
     for node in nodes:
         s = squeeze(node.text(separator=" "))
-        if len(s) < 4 or len(s) > 200 or any(s.startswith(w) for w in NOT_TITLES):
+        if len(s) < 4 or len(s) > 200 or s.startswith(NOT_TITLES):
             continue
         if (len(s) < 8 and len(s) < 0.5 * short) or len(s) <= best_len:
             continue
@@ -117,7 +117,7 @@ def _heading_before(nodes: list[LexborNode], container: LexborNode | None) -> st
             continue
         text = clean(node.text(separator=" "))
         s = squeeze(text)
-        if not 6 <= len(s) <= 120 or any(s.startswith(w) for w in NOT_TITLES):
+        if not 6 <= len(s) <= 120 or s.startswith(NOT_TITLES):
             continue
         if LABELLED_DATE.search(text) or ":" in s or "：" in s:
             continue
@@ -194,12 +194,12 @@ def _labelled_date(text: str, today: dt.date | None, *, last: bool,
     strong, loose = [], []
     for m in LABELLED_DATE.finditer(text):
         label = m.group(1)
-        if any(bad in label for bad in NOT_PUBLISH_DATE):
+        if any(map(label.__contains__, NOT_PUBLISH_DATE)):
             continue
         day = _to_date(m.group(2, 3, 4), today)
         if day is None:
             continue
-        if any(label.endswith(good) for good in PUBLISH_DATE_LABELS):
+        if label.endswith(PUBLISH_DATE_LABELS):
             strong.append(day)
         elif label in LOOSE_DATE_LABELS:
             loose.append(day)

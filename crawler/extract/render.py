@@ -180,7 +180,7 @@ def is_noise_line(line: str) -> bool:
         return True
     if NOISE_LINE.match(s):
         return True
-    if not any(colon in s for colon in LABEL_COLONS):  # quick: most lines have none
+    if not any(map(s.__contains__, LABEL_COLONS)):  # quick: most lines have none
         return False
     if len(s) < 120:  # 来源：… 发布时间：… 点击数：
         strong = set(META_LINE_LABEL.findall(line))
@@ -213,9 +213,9 @@ def _is_edge_noise(line: str) -> bool:
 def is_footer(line: str) -> bool:
     if len(line) >= 200:
         return False
-    if any(marker in line for marker in FOOTER_MARKERS):
+    if any(map(line.__contains__, FOOTER_MARKERS)):
         return True
-    return sum(marker in line for marker in WEAK_FOOTER_MARKERS) >= 2
+    return sum(map(line.__contains__, WEAK_FOOTER_MARKERS)) >= 2
 
 
 def _signature_after(container: LexborNode) -> list[str]:
