@@ -52,8 +52,11 @@ def bound_depth(html: str) -> str:
     (the same object). A page crafted to look shallow to the quick check (stray end tags of other
     names between its start tags) is left to the caller's deadline
     (:class:`crawler.workers.WorkerPool`)."""
-    if not _may_be_deep(html):
-        return html
+    return _bounded(html) if _may_be_deep(_utf8(html)) else html
+
+
+def _bounded(html: str) -> str:
+    """:func:`bound_depth`'s exact pass."""
     depth = 0
     opened: dict[str, int] = {}  # dicts, not Counters: a Counter's missing key costs a Python call
     dropped: dict[str, int] = {}
@@ -80,12 +83,17 @@ def bound_depth(html: str) -> str:
     return _cut(html, cuts) if cuts else html
 
 
-def _may_be_deep(html: str) -> bool:
-    """Whether some run of :data:`QUICK_RUN` start tags has no end tag between them (every deep
-    nest has one); False, proven, when the page has too few start tags to nest that deep. In C
-    (bytes replace, translate, count): a Python loop over every tag would cost more than parsing
-    the page."""
-    data = html.encode("utf-8", "surrogatepass")
+def _utf8(html: str) -> bytes:
+    """What Lexbor parses: selectolax encodes a str exactly so (given these bytes, it parses them as
+    they are, so the page is encoded once for the depth check and the parse)."""
+    return html.encode("utf-8", "ignore")
+
+
+def _may_be_deep(data: bytes) -> bool:
+    """Whether some run of :data:`QUICK_RUN` start tags in the page's UTF-8 ``data`` has no end
+    tag between them (every deep nest has one); False, proven, when the page has too few start
+    tags to nest that deep. In C (bytes replace, translate, count): a Python loop over every tag
+    would cost more than parsing the page."""
     if b"\x02" in data:  # rare: it would read as an end tag below
         data = data.translate(None, b"\x02")
     # "</" → 0x02 and every other "<" kept, nothing else (a same-length replacement, twice as fast).
@@ -109,7 +117,8 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> str:
 def parse(html: str, *, drop_hidden: bool) -> LexborHTMLParser:
     """The page parsed (depth bounded), without scripts, styles, form controls and, when asked,
     hidden elements (inline style, ``hidden``, ng-hide …)."""
-    tree = LexborHTMLParser(bound_depth(html))
+    data = _utf8(html)
+    tree = LexborHTMLParser(_utf8(_bounded(html)) if _may_be_deep(data) else data)
     _remove(tree, _JUNK_OR_HIDDEN if drop_hidden else _JUNK)  # one walk of the tree for both
     if drop_hidden:
         for node in tree.css(MAYBE_HIDDEN_SELECTOR):
