@@ -9,11 +9,14 @@ matching no known container.
 from __future__ import annotations
 
 import datetime as dt
+import random
+import sys
 from pathlib import Path
 
 import pytest
 
 from crawler.extract import Attachment, Document, extract
+from crawler.extract.rules import LABELLED_DATE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 
@@ -340,3 +343,15 @@ def test_download_links_without_an_extension_are_attachments_when_they_say_so():
         Attachment("http://h.test/jpaas/download?fileName=x.wps", "附件2"),
         Attachment("http://h.test/file/get?id=9", "附件3"),
     )
+
+
+def test_labelled_dates_are_found_as_the_plain_pattern_finds_them():
+    meta = sys.modules["crawler.extract.meta"]  # the package's `extract` function shadows its name
+    pieces = ["发布日期", "成文日期", "日期", "时间", "发布时间：", "更新时间", "日", "期", "时", "间", "：", ":", " ",
+              "2024-05-06", "2024年5月6日", "（", "[", "x", "政府", "\n", "20240506", "2024-13-45"]
+    rng = random.Random(11)
+    texts = ["".join(rng.choices(pieces, k=rng.randint(0, 40))) for _ in range(3000)]
+    assert sum(bool(LABELLED_DATE.search(text)) for text in texts) > 1000
+    for text in texts:
+        assert ([(m.span(), m.groups()) for m in meta._labelled_dates(text)]
+                == [(m.span(), m.groups()) for m in LABELLED_DATE.finditer(text)]), text

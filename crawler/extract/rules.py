@@ -217,7 +217,14 @@ FIELD_PAIR = re.compile(r"(" + _KNOWN_LABEL + r"|(?:^|(?<=[\t\n ]))[\u4e00-\u9ff
                          r"([^\t\n]*?)\s*(?=[\t\n]|(?:" + _KNOWN_LABEL + r")\s*[:：]|$)", re.MULTILINE)
 _DATE = r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)"
 DATE_RE = re.compile(_DATE)
-LABELLED_DATE = re.compile(r"([\u4e00-\u9fff]{0,4}(?:日期|时间))\s*[:：]?\s*[\[(（]?\s*" + _DATE)
+#: A date label: up to :data:`DATE_LABEL_LEAD` Chinese characters, then one of these.
+DATE_LABEL_ENDS = ("日期", "时间")
+DATE_LABEL_LEAD = 4
+LABELLED_DATE = re.compile(r"([\u4e00-\u9fff]{0," + str(DATE_LABEL_LEAD) + "}(?:" + "|".join(DATE_LABEL_ENDS)
+                           + r"))\s*[:：]?\s*[\[(（]?\s*" + _DATE)
+#: Where date labels end: searched first, as a pattern opening with a literal is found quickly (one
+#: opening with an optional run, as LABELLED_DATE does, is tried at every position).
+DATE_LABEL_END = re.compile("|".join(DATE_LABEL_ENDS))
 URL_DATES = (re.compile(r"[/_]t?((?:19|20)\d\d)(\d\d)(\d\d)_\d+"),
               re.compile(r"/((?:19|20)\d\d)-(\d\d)-(\d\d)/"),
               re.compile(r"/((?:19|20)\d\d)(\d\d)(\d\d)/"),
