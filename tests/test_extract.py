@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Attachment, Document, extract
-from crawler.extract.rules import LABELLED_DATE
+from crawler.extract.rules import LABELLED_DATE, LINE_BREAKING
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 
@@ -355,3 +356,30 @@ def test_labelled_dates_are_found_as_the_plain_pattern_finds_them():
     for text in texts:
         assert ([(m.span(), m.groups()) for m in meta._labelled_dates(text)]
                 == [(m.span(), m.groups()) for m in LABELLED_DATE.finditer(text)]), text
+
+
+def test_the_body_skeleton_is_every_element_holding_a_line_break():
+    """The walk that finds the skeleton agrees with its definition by a CSS query, on every
+    element of every fixture page."""
+    render = sys.modules["crawler.extract.render"]
+    breaking = ", ".join(sorted(LINE_BREAKING))
+
+    def by_css(node):
+        marked, top = set(), node.mem_id
+        for inner in node.css(breaking):
+            if inner.mem_id == top:  # css() matches the node itself too
+                continue
+            parent = inner.parent
+            while parent is not None and parent.mem_id not in marked:
+                marked.add(parent.mem_id)
+                if parent.mem_id == top:
+                    break
+                parent = parent.parent
+        return marked | {top}
+
+    checked = 0
+    for path in sorted(FIXTURES.iterdir()):
+        for node in LexborHTMLParser(path.read_bytes()).css("body *"):
+            assert render._skeleton(node) == by_css(node), (path.name, node.tag)
+            checked += 1
+    assert checked > 400
