@@ -8,6 +8,7 @@ matching no known container.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import random
 import sys
@@ -383,3 +384,25 @@ def test_the_body_skeleton_is_every_element_holding_a_line_break():
             assert render._skeleton(node) == by_css(node), (path.name, node.tag)
             checked += 1
     assert checked > 400
+
+
+def test_page_bytes_are_reused_for_the_parse_only_when_they_are_the_texts_utf8(monkeypatch):
+    tree = sys.modules["crawler.extract.tree"]
+    page = sys.modules["crawler.extract.page"]
+    parse, given = tree.parse, []
+
+    def checked_parse(html, *, drop_hidden, utf8=None):
+        assert utf8 is None or utf8 == html.encode("utf-8")
+        given.append(utf8 is not None)
+        return parse(html, drop_hidden=drop_hidden, utf8=utf8)
+
+    monkeypatch.setattr(page, "parse", checked_parse)
+    body = "<html><head><title>通知</title></head><body><div id=zoom><p>{}各部门，现将通知印发给你们。</p></div></body></html>"
+    pages = {"utf-8": body.format("").encode(), "BOM": codecs.BOM_UTF8 + body.format("").encode(),
+             "NUL": body.format("\x00").encode(), "bad byte": body.format("").encode() + b"\xff\xfe<p>x",
+             "U+FFFD written": body.format("\ufffd").encode(), "GBK": body.format("").encode("gb18030"),
+             "GBK said UTF-8": body.format("").encode("gb18030")}
+    for name, raw in pages.items():
+        given.clear()
+        assert "各部门" in extract(raw, encoding="utf-8" if name == "GBK said UTF-8" else None).body, name
+        assert given == [name == "utf-8"], name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from codecs import BOM_UTF8
 from dataclasses import dataclass
 
 from ..encoding import decode_html
@@ -47,23 +48,29 @@ def read_bytes(raw: bytes, options: Options) -> Document:
     kind = next((k for magic, k in NOT_HTML_MAGIC if raw.lstrip()[:len(magic)] == magic), "")
     if kind:
         return Document(problem=f"not an HTML page: {kind}")
-    text = decode_html(raw, options.encoding)[0]
+    text, encoding = decode_html(raw, options.encoding)
     sample = text[:_BINARY_SAMPLE]
     if len(BAD_CHAR.findall(sample)) > len(sample) * MAX_BAD_CHAR_SHARE:
         return Document(problem="not an HTML page: binary or undecodable bytes")
+    # Bytes that are the text's UTF-8 already (decoded whole, nothing replaced or removed) are what
+    # Lexbor parses: the text need not be encoded again.
+    utf8 = (raw if encoding == "utf-8" and not raw.startswith(BOM_UTF8) and b"\x00" not in raw
+            and "\ufffd" not in text else None)
     text = text.replace("\x00", "")
     url = options.url or url_from_comments(text[:_COMMENT_URL_CHARS], PAGE_URL)
-    doc = read_page(text, url, options, drop_hidden=True)
+    doc = read_page(text, url, options, drop_hidden=True, utf8=utf8)
     if not doc.body:
-        retry = read_page(text, url, options, drop_hidden=False)
+        retry = read_page(text, url, options, drop_hidden=False, utf8=utf8)
         if retry.body:
             return retry
     return doc
 
 
-def read_page(text: str, url: str, options: Options, *, drop_hidden: bool) -> Document:
-    """Steps 2–6: parse, fields, container, body, title, date, publisher."""
-    tree = parse(text, drop_hidden=drop_hidden)
+def read_page(text: str, url: str, options: Options, *, drop_hidden: bool,
+              utf8: bytes | None = None) -> Document:
+    """Steps 2–6: parse, fields, container, body, title, date, publisher. ``utf8``: the text's
+    UTF-8, if at hand."""
+    tree = parse(text, drop_hidden=drop_hidden, utf8=utf8)
     head = read_head(tree)
     root = tree.body or tree.root
     if root is None:

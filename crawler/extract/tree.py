@@ -114,10 +114,10 @@ def _cut(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def parse(html: str, *, drop_hidden: bool) -> LexborHTMLParser:
+def parse(html: str, *, drop_hidden: bool, utf8: bytes | None = None) -> LexborHTMLParser:
     """The page parsed (depth bounded), without scripts, styles, form controls and, when asked,
-    hidden elements (inline style, ``hidden``, ng-hide …)."""
-    data = _utf8(html)
+    hidden elements (inline style, ``hidden``, ng-hide …). ``utf8``: ``html`` encoded, if at hand."""
+    data = _utf8(html) if utf8 is None else utf8
     tree = LexborHTMLParser(_utf8(_bounded(html)) if _may_be_deep(data) else data)
     _remove(tree, _JUNK_OR_HIDDEN if drop_hidden else _JUNK)  # one walk of the tree for both
     if drop_hidden:
