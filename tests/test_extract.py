@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract import Attachment, Document, extract
-from crawler.extract.rules import LABELLED_DATE, LINE_BREAKING
+from crawler.extract.rules import LABELLED_DATE, LINE_BREAKING, RELATED_LABELS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract"
 
@@ -406,3 +407,19 @@ def test_page_bytes_are_reused_for_the_parse_only_when_they_are_the_texts_utf8(m
         given.clear()
         assert "各部门" in extract(raw, encoding="utf-8" if name == "GBK said UTF-8" else None).body, name
         assert given == [name == "utf-8"], name
+
+
+def test_the_related_content_cut_is_where_the_plain_pattern_cuts():
+    page = sys.modules["crawler.extract.page"]
+    heading = re.compile(r"\n[^\S\n]*[【\[]?(?:" + "|".join(RELATED_LABELS) + ")")  # in "\n" + text
+
+    def plain(text):
+        related = heading.search("\n" + text)
+        return text[:max(related.start() - 1, 0)] if related else text
+
+    pieces = [*RELATED_LABELS, "\n", " ", "\u3000", "\t", "\r", "【", "[", "x", "相关", "新闻", "上一", "正文"]
+    rng = random.Random(5)
+    texts = ["".join(rng.choices(pieces, k=rng.randint(0, 14))) for _ in range(20000)]
+    assert sum(plain(text) != text for text in texts) > 5000
+    for text in texts:
+        assert page._before_related(text) == plain(text), repr(text)

@@ -13,7 +13,7 @@ from .fields import find_fields
 from .meta import Around, find_title, published, publisher, title_heading, title_nodes
 from .model import Attachment, Document
 from .render import clean_container, render_body
-from .rules import BAD_CHAR, MAX_BAD_CHAR_SHARE, NOT_HTML_MAGIC, PAGE_URL, RELATED_HEADING
+from .rules import BAD_CHAR, MAX_BAD_CHAR_SHARE, NOT_HTML_MAGIC, PAGE_URL, RELATED_LABEL, RELATED_LINE_OPENER
 from .tree import parse, read_head, url_from_comments
 
 __all__ = ["Options", "read_bytes"]
@@ -95,10 +95,17 @@ def read_page(text: str, url: str, options: Options, *, drop_hidden: bool,
     if not body and not problem:
         problem = "no body found"
     opening = container.text(separator="\n")[:_OPENING_CHARS] if container is not None else ""
-    related = RELATED_HEADING.search("\n" + after)
-    if related:  # what follows is about other pages
-        after = after[:max(related.start() - 1, 0)]
+    after = _before_related(after)  # what follows is about other pages
     around = Around(before=before, after=after, opening=opening, fields=fields.values)
     return Document(title=title, published=published(root, around, head.meta, url, options.today),
                     publisher=publisher(fields.values, before, head.meta), body=body,
                     fields=fields.values, attachments=attachments, problem=problem)
+
+
+def _before_related(text: str) -> str:
+    """``text`` up to the line opening a related-content block (without that line's newline)."""
+    for label in RELATED_LABEL.finditer(text):
+        line_start = text.rfind("\n", 0, label.start()) + 1
+        if RELATED_LINE_OPENER.fullmatch(text, line_start, label.start()):
+            return text[:max(line_start - 1, 0)]
+    return text

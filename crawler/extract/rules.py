@@ -179,10 +179,11 @@ WEAK_FOOTER_MARKERS = ("主办单位", "承办单位", "技术支持", "运行�
 RELATED_LABELS = ("相关链接", "相关文章", "相关新闻", "相关稿件", "关联稿件", "相关阅读", "相关公告",
                   "相关解读", "相关信息", "相关文件", "推荐阅读", "热点新闻", "新闻排行", "上一篇", "下一篇")
 
-#: A line opening a related-content block: the page's text after it is other pages' (their dates
-#: are never this page's).
-#: (Searched in "\n" + text: a literal first character makes the search fast.)
-RELATED_HEADING = re.compile(r"\n[^\S\n]*[【\[]?(?:" + "|".join(RELATED_LABELS) + ")")
+#: A line opening a related-content block (one of these labels, after spaces and a bracket at most):
+#: the page's text after it is other pages' (their dates are never this page's). The labels are
+#: searched first (a pattern opening with a newline is tried at every line).
+RELATED_LABEL = re.compile("|".join(RELATED_LABELS))
+RELATED_LINE_OPENER = re.compile(r"[^\S\n]*[【\[]?")
 
 #: Link targets that are attachments (documents and archives, not images).
 ATTACHMENT_EXTENSIONS = frozenset((
