@@ -38,15 +38,17 @@ def find_fields(root: LexborNode, page_text: str) -> Fields:
     """The 信息公开 fields and the element holding them."""
     if not any(anchor in page_text for anchor in FIELD_ANCHORS):
         return Fields()
-    block = _field_block(root)
+    block = _field_block(root, page_text)
     if block is None:
         return Fields()
     return Fields(parse_fields(render_lines(block)), block)
 
 
-def _field_block(root: LexborNode) -> LexborNode | None:
+def _field_block(root: LexborNode, page_text: str) -> LexborNode | None:
     """The smallest element around an anchor label that holds several field labels."""
     for anchor in FIELD_ANCHORS:
+        if anchor not in page_text:  # then in no text node: no walk of the page for it
+            continue
         for node in _text_nodes_with(root, anchor):
             block = _grow_field_block(node)
             if block is not None:
