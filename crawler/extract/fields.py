@@ -10,6 +10,7 @@ from selectolax.lexbor import LexborNode
 from ..text import clean, squeeze
 from .render import render_lines
 from .rules import (
+    ANY_FIELD_LABEL,
     FIELD_ANCHORS,
     FIELD_LABEL,
     FIELD_LABEL_CELL,
@@ -90,8 +91,20 @@ def _grow_field_block(node: LexborNode) -> LexborNode | None:
 def _count_labels(node: LexborNode, text: str) -> int:
     """Distinct field labels in ``node``: followed by a colon, or alone in a cell or line."""
     labels = set(FIELD_LABEL.findall(text))
-    labels.update(FIELD_LABEL_CELL.findall(node.text(separator="\n")))
+    labels.update(_label_cells(node.text(separator="\n")))
     return len(labels)
+
+
+def _label_cells(text: str) -> list[str]:
+    """The labels alone on their line (spaces before, a colon at most after)."""
+    cells = []
+    for label in ANY_FIELD_LABEL.finditer(text):
+        start = label.start()
+        if not text[text.rfind("\n", 0, start) + 1:start].strip():
+            cell = FIELD_LABEL_CELL.match(text, start)
+            if cell:
+                cells.append(cell.group(1))
+    return cells
 
 
 def parse_fields(lines: list[str]) -> dict[str, str]:

@@ -210,12 +210,14 @@ WEAK_META_LINE_LABEL = re.compile(_NOT_AFTER_CJK + "(" + "|".join(
 FIELD_LABEL = re.compile("(" + "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
                           + r")\s*[:：]")
 FIELD_LABEL_ALONE = re.compile(_NOT_AFTER_CJK + FIELD_LABEL.pattern)
-#: A label standing alone as a line or cell, without a colon (a table's label cells). Only spaces
-#: before it on its line: ``^\s*`` finds the same labels, but from every line start of a run of
-#: blank lines it read the whole run again (4,000 blank lines took seconds).
-FIELD_LABEL_CELL = re.compile(r"^[^\S\n]*(" + "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
-                              + r")\s*[:：]?\s*$", re.MULTILINE)
 _KNOWN_LABEL = "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
+#: Any field label: where labels are (a pattern of literals is found quickly).
+ANY_FIELD_LABEL = re.compile(_KNOWN_LABEL)
+#: A label standing alone as a line or cell, without a colon (a table's label cells): matched at a
+#: label that only spaces precede on its line. (``^\s*(label)…`` in one search, as before, tried
+#: every position, and from every line start of a run of blank lines read the whole run again:
+#: 4,000 blank lines took seconds.)
+FIELD_LABEL_CELL = re.compile(r"(" + _KNOWN_LABEL + r")\s*[:：]?\s*$", re.MULTILINE)
 FIELD_PAIR = re.compile(r"(" + _KNOWN_LABEL + r"|(?:^|(?<=[\t\n ]))[\u4e00-\u9fff]{2,8})\s*[:：]\s*"
                          r"([^\t\n]*?)\s*(?=[\t\n]|(?:" + _KNOWN_LABEL + r")\s*[:：]|$)", re.MULTILINE)
 _DATE = r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)"
