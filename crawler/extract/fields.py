@@ -97,13 +97,15 @@ def _count_labels(node: LexborNode, text: str) -> int:
 
 def _label_cells(text: str) -> list[str]:
     """The labels alone on their line (spaces before, a colon at most after)."""
-    cells = []
+    cells, searched = [], 0
     for label in ANY_FIELD_LABEL.finditer(text):
         start = label.start()
-        if not text[text.rfind("\n", 0, start) + 1:start].strip():
-            cell = FIELD_LABEL_CELL.match(text, start)
-            if cell:
-                cells.append(cell.group(1))
+        line_start = text.rfind("\n", searched, start) + 1  # looked for since the last label only
+        alone = (line_start or not searched) and not text[line_start:start].strip()
+        searched = label.end()
+        cell = FIELD_LABEL_CELL.match(text, start) if alone else None
+        if cell:
+            cells.append(cell.group(1))
     return cells
 
 

@@ -214,10 +214,11 @@ _KNOWN_LABEL = "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
 #: Any field label: where labels are (a pattern of literals is found quickly).
 ANY_FIELD_LABEL = re.compile(_KNOWN_LABEL)
 #: A label standing alone as a line or cell, without a colon (a table's label cells): matched at a
-#: label that only spaces precede on its line. (``^\s*(label)…`` in one search, as before, tried
-#: every position, and from every line start of a run of blank lines read the whole run again:
-#: 4,000 blank lines took seconds.)
-FIELD_LABEL_CELL = re.compile(r"(" + _KNOWN_LABEL + r")\s*[:：]?\s*$", re.MULTILINE)
+#: label that only spaces precede on its line; spaces, a colon and spaces may follow it to the end
+#: of its line. (``^\s*(label)\s*[:：]?\s*$`` in one multiline search, as before, tried every
+#: position, read a run of blank lines again from each of its lines, and retried the spaces after
+#: a label once for each of them: quadratic, seconds for a few thousand.)
+FIELD_LABEL_CELL = re.compile(r"(" + _KNOWN_LABEL + r")[^\S\n]*+(?:[:：][^\S\n]*+)?(?=\n|\Z)")
 FIELD_PAIR = re.compile(r"(" + _KNOWN_LABEL + r"|(?:^|(?<=[\t\n ]))[\u4e00-\u9fff]{2,8})\s*[:：]\s*"
                          r"([^\t\n]*?)\s*(?=[\t\n]|(?:" + _KNOWN_LABEL + r")\s*[:：]|$)", re.MULTILINE)
 _DATE = r"((?:19|20)\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?!\d)"
