@@ -38,6 +38,8 @@ def timed(html: str) -> tuple[float, str]:
     ("30,000 sibling headings", "<h3>一个比较长的标题文字内容</h3>" * 30_000 + "<p>正文，内容，很长的句子。</p>"),
     ("20,000 blank lines in a 信息公开 block", "<div><p>索引号：001</p>" + " \n" * 20_000
      + "<p>发布机构：某局</p><p>成文日期：2024-01-02</p></div><div class=TRS_Editor><p>正文，内容。</p></div>"),
+    ("50,000 spaces after a 信息公开 label", "<div><p>索引号" + " " * 50_000 + "x</p><p>发布机构：某局</p>"
+     "<p>成文日期：2024-01-02</p></div><div class=TRS_Editor><p>正文，内容。</p></div>"),
 ])
 def test_pathological_pages_extract_quickly(name, html):
     seconds, body = timed(html)
