@@ -36,11 +36,13 @@ import ipaddress
 import logging
 import math
 import re
+import ssl
 import time
 import weakref
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import urlsplit
@@ -68,6 +70,7 @@ __all__ = [
     "TooLarge",
     "TransientError",
     "Unusable",
+    "tls_context",
 ]
 
 log = logging.getLogger("govarchive")
@@ -393,6 +396,15 @@ class RobotsCache:
 ROBOTS = RobotsCache()
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The process's TLS settings, shared by every fetcher's client: httpx's default context
+    (certificates and host names verified against certifi's bundle, or $SSL_CERT_FILE /
+    $SSL_CERT_DIR). Building one loads the CA bundle, about 20 ms of CPU and 0.8 MB, which each
+    source's client did while it ran: 400 MB for 500 sources crawled at once."""
+    return httpx.create_ssl_context()
+
+
 # --- the fetcher ------------------------------------------------------------------------------
 
 
@@ -441,7 +453,8 @@ class Fetcher:
         self._sleep = sleep
         self._robots: dict[str, _Robots] = {}
         self._client = httpx.AsyncClient(
-            transport=transport, follow_redirects=False, timeout=httpx.Timeout(settings.timeout),
+            transport=transport, verify=tls_context(), follow_redirects=False,
+            timeout=httpx.Timeout(settings.timeout),
             headers={"User-Agent": settings.user_agent, "Accept-Language": ACCEPT_LANGUAGE,
                      "Accept-Encoding": ACCEPT_ENCODING})
 

@@ -1,10 +1,12 @@
-"""What a fetch costs besides the network: connections kept for the next request, and no module
-searched for on every request. Against a small keep-alive server on 127.0.0.1."""
+"""What a fetch costs besides the network: connections kept for the next request, no module
+searched for on every request, one TLS context for all fetchers. Against a small keep-alive
+server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.abc
+import ssl
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -13,6 +15,7 @@ from typing import Self
 import httpx
 import pytest
 
+from crawler import fetch
 from crawler.config import Settings
 from crawler.fetch import Fetcher, Gone, HostLimiter
 
@@ -108,3 +111,26 @@ async def test_a_request_searches_for_no_module() -> None:
         finally:
             sys.meta_path.remove(spy)
     assert spy.searched == []
+
+
+async def test_fetchers_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each source's Fetcher built its own TLS context, loading the CA bundle again: ~20 ms of CPU
+    # and 0.8 MB per source, 400 MB for 500 sources crawled at once (issue 16, many hosts).
+    built: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counting(*args: object, **kwargs: object) -> ssl.SSLContext:
+        built.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return built[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    fetch.tls_context.cache_clear()
+    try:
+        fetchers = [Fetcher(Settings(), ["https://xxgk.example.gov.cn"]) for _ in range(5)]
+        for f in fetchers:
+            await f.aclose()
+        assert len(built) == 1  # 5 before
+        # The shared context is httpx's default: certificates and host names still verified.
+        assert built[0].verify_mode == ssl.CERT_REQUIRED and built[0].check_hostname
+    finally:
+        fetch.tls_context.cache_clear()  # the next fetcher builds it again, unpatched
