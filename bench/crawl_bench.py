@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import datetime as dt
 import importlib
 import importlib.util
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -268,47 +270,166 @@ def scrapy_crawl(urls: list[str], workers: int, tmp: Path) -> tuple[int, float] 
 
 
 # --- politeness: many hosts, a real delay ------------------------------------------------------
+#
+# Each run in its own process (its peak RSS its own), against the same kind of site: ``hosts``
+# hosts of ``columns`` columns of ``per_column`` documents, ``delay`` seconds between requests to a
+# host. ``how``: "crawl" (``govarchive crawl``: SOURCE_WORKERS sources at once, in config order),
+# "schedule" (``govarchive schedule``: the real SourceScheduler, every source its own APScheduler
+# job, one worker pool, browser and host limiter; then every source again with ``--full``, all
+# 304s, as a daily revisit) or "aiohttp" (the ceiling: a bare aiohttp loop making the same requests
+# per host, robots.txt, list page, documents, one at a time, ``delay`` after each response).
+
+
+@dataclass(frozen=True)
+class Polite:
+    hosts: int
+    columns: int
+    per_column: int
+    delay: float
+    how: str
+    bodies: str = "bench"
+    profile: str | None = None
 
 
 def polite_child(spec: str) -> dict:
-    hosts, columns, per_column, delay, scheduler = json.loads(spec)
-    return polite(hosts, columns, per_column, delay, scheduler=scheduler)
+    return polite(Polite(**json.loads(spec)))
 
 
-def measure_polite(hosts: int, columns: int, per_column: int, delay: float, *, scheduler: bool) -> dict:
+def measure_polite(spec: Polite) -> dict:
     """``polite`` in its own process, so its peak RSS is its own."""
-    spec = json.dumps([hosts, columns, per_column, delay, scheduler])
-    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--polite-child", spec],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--polite-child",
+                          json.dumps(dataclasses.asdict(spec))], capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"polite child failed: {out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def polite(hosts: int, columns_per_host: int, per_column: int, delay: float, *, scheduler: bool) -> dict:
-    """Crawl ``hosts`` hosts of ``columns_per_host`` columns each with ``delay`` between requests to
-    a host: as ``govarchive crawl`` does (``crawl``, SOURCE_WORKERS sources at once, in config
-    order: a site's columns together) or as ``govarchive schedule`` does (every source its own task).
-    The ceiling is one request per ``delay`` per host crawled at once."""
-    layout = Layout(docs=hosts * columns_per_host * per_column, hosts=hosts, per_column=per_column,
-                    per_page=max(per_column, 20), grouped=True)
-    with serve(layout) as site, tempfile.TemporaryDirectory() as tmp, Archive(Path(tmp) / "p.db") as archive:
-        sources = site.sources(delay=delay)
+def polite(spec: Polite) -> dict:
+    """One polite run (see above): requests/s against the most possible, this process's CPU
+    share of a core and peak RSS; for "schedule" the same for the ``--full`` revisit
+    (``again_*``). The most possible: one request per ``delay`` per host crawled at once, the
+    first of each host's n requests at once ((n - 1) delays for n requests)."""
+    layout = Layout(docs=spec.hosts * spec.columns * spec.per_column, hosts=spec.hosts,
+                    per_column=spec.per_column, per_page=max(spec.per_column, 20), grouped=True,
+                    bodies=spec.bodies)
+    with serve(layout) as site, tempfile.TemporaryDirectory() as tmp:
+        if spec.how == "aiohttp":
+            figures = {"docs": 0, **_timed(lambda: asyncio.run(polite_aiohttp(site, spec.delay)), site)}
+        else:
+            with Archive(Path(tmp) / "p.db") as archive:
+                figures = _polite_crawls(spec, site, archive)
+    if spec.how == "crawl":
+        figures["possible"] = min(spec.hosts, engine.SOURCE_WORKERS) / spec.delay
+    for key in ("", "again_"):
+        if key + "requests" in figures and spec.how != "crawl":
+            per_host = figures[key + "requests"] / spec.hosts
+            figures[key + "possible"] = figures[key + "requests"] / ((per_host - 1) * spec.delay)
+    return {**figures, "rss_mb": peak_rss_kib() / 1024}
 
-        async def run() -> list:
-            if not scheduler:
-                return await engine.crawl(sources, archive)
-            archive.sync_sources(sources)
-            limiter = engine.HostLimiter()
-            return list(await asyncio.gather(*(engine.crawl_source(s, archive, limiter=limiter)
-                                               for s in sources)))
 
-        started, cpu = time.perf_counter(), time.process_time()
-        reports = asyncio.run(run())
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        requests = archive.db["fetches"].count
-    docs = sum(r.counts.new for r in reports)
-    busy = hosts if scheduler else min(hosts, engine.SOURCE_WORKERS)
-    return {"docs": docs, "requests": requests, "seconds": seconds, "rate": requests / seconds,
-            "ceiling": busy / delay, "cpu": cpu / seconds, "rss_mb": peak_rss_kib() / 1024}
+def _timed(run: Callable[[], int], site: Running, profile: str | None = None) -> dict:
+    """Run ``run`` (which returns the requests it made): requests, seconds, rate, this process's
+    CPU share of a core and per request, and the site server's CPU share; cProfile into ``profile``."""
+    profiler = cProfile.Profile() if profile else None
+    started, cpu, served = time.perf_counter(), time.process_time(), _process_cpu(site.process.pid)
+    if profiler:
+        profiler.enable()
+    requests = run()
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"requests": requests, "seconds": seconds, "rate": requests / seconds, "cpu": cpu / seconds,
+            "cpu_ms": cpu / max(requests, 1) * 1000, "server_cpu": (_process_cpu(site.process.pid) - served) / seconds}
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of process ``pid`` so far, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _polite_crawls(spec: Polite, site: Running, archive: Archive) -> dict:
+    sources = site.sources(delay=spec.delay)
+    docs = 0
+
+    def crawl(full: bool) -> int:
+        nonlocal docs
+        before = archive.db["fetches"].count
+        if spec.how == "crawl":
+            reports = asyncio.run(engine.crawl(sources, archive, full=full))
+        else:
+            reports = asyncio.run(scheduled(sources, archive, full=full))
+        assert len(reports) == len(sources) and not any(r.counts.failed for r in reports), reports[:3]
+        docs = sum(r.counts.new + r.counts.changed + r.counts.unchanged for r in reports)
+        return archive.db["fetches"].count - before
+
+    figures = {**_timed(lambda: crawl(False), site, spec.profile), "docs": docs}
+    if spec.how == "schedule":  # the daily revisit: every document again, answered 304
+        again = _timed(lambda: crawl(True), site, spec.profile and spec.profile + ".revisit")
+        figures.update({f"again_{k}": v for k, v in again.items()}, again_docs=docs)
+    return figures
+
+
+async def scheduled(sources: list, archive: Archive, *, full: bool) -> list:
+    """Every source once through ``govarchive schedule``'s own SourceScheduler (APScheduler jobs,
+    all due at start); returns when all have finished."""
+    from crawler.schedule import SourceScheduler
+
+    archive.sync_sources(sources)
+    reports: list = []
+    done = asyncio.Event()
+
+    async def crawl_fn(source: object, archive: Archive, **shared: object) -> object:
+        report = await engine.crawl_source(source, archive, full=full, **shared)
+        reports.append(report)
+        if len(reports) == len(sources):
+            done.set()
+        return report
+
+    # Sources never crawled start at once; for the revisit, so do sources crawled a moment ago
+    # (the scheduler's clock set 40 days on: past any schedule's period).
+    ahead = dt.timedelta(days=40 if full else 0)
+    jobs = SourceScheduler(sources, archive, crawl_fn=crawl_fn, clock=lambda: dt.datetime.now(dt.UTC) + ahead)
+    jobs.start()
+    try:
+        await done.wait()
+    finally:
+        await jobs.stop(0)
+        await jobs.pool.close()
+    return reports
+
+
+async def polite_aiohttp(site: Running, delay: float) -> int:
+    """The ceiling: per host, robots.txt, its list pages and its documents, one request at a time
+    with ``delay`` after each response, with one aiohttp session; the requests made."""
+    import aiohttp
+
+    lay = site.layout
+    per_host: dict[int, list[str]] = {}
+    for column in range(lay.columns):
+        base = site.bases[lay.host_of(column)]
+        urls = per_host.setdefault(lay.host_of(column), [base + "/robots.txt"])
+        urls += [base + lay.list_path(column, p) for p in range(-(-len(lay.column_docs(column)) // lay.per_page))]
+        urls += [lay.doc_url(d, site.bases) for d in lay.column_docs(column)]
+    made = 0
+
+    async def host(session: aiohttp.ClientSession, urls: list[str]) -> None:
+        nonlocal made
+        for i, url in enumerate(urls):
+            if i:
+                await asyncio.sleep(delay)
+            async with session.get(url) as r:
+                body = await r.read()
+                assert r.status == 200 and body, (url, r.status)
+            made += 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, limit_per_host=1)) as session:
+        await asyncio.gather(*(host(session, urls) for urls in per_host.values()))
+    return made
 
 
 # --- memory (each size in its own process) -----------------------------------------------------
@@ -541,6 +662,42 @@ def recrawls(figures: Figures, site: Running, db: Path, count: int) -> None:
     figures.add("  everything else", f"{other / 1024:.0f} KiB", "0 (no growth)", other <= 0)
 
 
+def many_hosts(figures: Figures, args: argparse.Namespace) -> None:
+    """The polite rows: 8 hosts through ``crawl``; ``--hosts`` hosts at 1 request/s each through the
+    scheduler (first crawl and revisit), with the bare aiohttp loop's figures as the ceiling."""
+    runs = [(Polite(8, 4, 10, 0.2, "crawl", args.polite_bodies), "crawl(), config order")]
+    if importlib.util.find_spec("aiohttp"):
+        runs.append((Polite(args.hosts, 1, 10, 1.0, "aiohttp", args.polite_bodies), "bare aiohttp loop (ceiling)"))
+    runs.append((Polite(args.hosts, 1, 10, 1.0, "schedule", args.polite_bodies, args.polite_profile),
+                  "govarchive schedule, first crawl"))
+    load = os.getloadavg()[0]
+    ceiling: float | None = None
+    for spec, how in runs:
+        print(f"polite: {spec.hosts} hosts, {how} …", flush=True)
+        p = measure_polite(spec)
+        if spec.how == "aiohttp":
+            ceiling = p["rate"]
+        rows = [(how, "")] + ([("govarchive schedule, revisit (all 304)", "again_")] if spec.how == "schedule" else [])
+        for label, key in rows:
+            busy = p[key + "rate"] / p[key + "possible"]
+            target = spec.how == "schedule"
+            versus = f", {p[key + 'rate'] / ceiling:.2f} × the aiohttp loop" if target and ceiling else ""
+            figures.add(f"polite: {spec.hosts} hosts × {spec.columns} columns, delay {spec.delay:g} s, {label}",
+                        f"{p[key + 'rate']:.1f} req/s of {p[key + 'possible']:.0f} possible ({busy:.0%}{versus}), "
+                        f"CPU {p[key + 'cpu']:.0%} of a core ({p[key + 'cpu_ms']:.1f} ms a request), "
+                        f"peak RSS {p['rss_mb']:.0f} MB; site server {p[key + 'server_cpu']:.0%} of a core", ">= 95% of possible" if target else "",
+                        busy >= 0.95 if target else None)
+    figures.add("  (load average, 1 minute, before / after the polite runs)",
+                f"{load:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for profile in (args.polite_profile, args.polite_profile and args.polite_profile + ".revisit"):
+        if profile:
+            text = io.StringIO()
+            stats = pstats.Stats(profile, stream=text)
+            stats.sort_stats("cumulative").print_stats("crawler/", 30)
+            stats.sort_stats("tottime").print_stats(20)
+            print(text.getvalue())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="govarchive crawl throughput, memory and storage")
     parser.add_argument("--docs", type=int, default=2000, help="documents in the throughput site")
@@ -555,6 +712,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-polite", dest="polite", action="store_false",
                         help="skip the many-hosts runs with a real delay")
     parser.add_argument("--profile", metavar="FILE", help="cProfile one govarchive crawl into FILE")
+    parser.add_argument("--polite-only", action="store_true",
+                        help="only the polite (many-hosts) runs: no throughput rows, no memory runs")
+    parser.add_argument("--polite-bodies", choices=("bench", "corpus"), default="bench",
+                        help="pages of the polite runs (default: bench pages)")
+    parser.add_argument("--polite-profile", metavar="FILE",
+                        help="cProfile the crawling process of the many-hosts first crawl into FILE, "
+                             "its revisit into FILE.revisit (summaries printed)")
     parser.add_argument("--per-column", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--polite-child", help=argparse.SUPPRESS)
@@ -568,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.docs, args.repeat, args.recrawls, args.memory_sizes = 80, 1, 2, "40,80"
         args.per_column, args.polite = 40, False
+    if args.polite_only:
+        args.rows, args.no_memory, args.polite = "", True, True
     sizes = [int(s) for s in args.memory_sizes.split(",") if s]
     workers = concurrency()
     figures = Figures()
@@ -599,14 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                 figures.add("extract alone (same pages)", f"{extract_rate:.0f}/s")
 
     if args.polite:
-        for hosts, columns, per_column, delay, scheduler in ((8, 4, 10, 0.2, False), (args.hosts, 1, 10, 1.0, True)):
-            p = measure_polite(hosts, columns, per_column, delay, scheduler=scheduler)
-            how = "every source its own task (schedule)" if scheduler else "crawl(), config order"
-            busy = p["rate"] / p["ceiling"]
-            figures.add(f"polite: {hosts} hosts × {columns} columns, delay {delay:g} s, {how}",
-                        f"{p['rate']:.1f} req/s of {p['ceiling']:.0f} possible ({busy:.0%}), "
-                        f"CPU {p['cpu']:.0%} of a core, peak RSS {p['rss_mb']:.0f} MB",
-                        ">= 95% of possible" if scheduler else "", busy >= 0.95 if scheduler else None)
+        many_hosts(figures, args)
 
     if not args.no_memory:
         peaks = []
