@@ -66,3 +66,16 @@ def test_quick_attachment_bench_runs_and_prints_its_table():
                          capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "| govarchive (pypdfium2) |" in out.stdout and "100.0%" in out.stdout, out.stdout
+
+
+def test_the_many_hosts_run_crawls_and_revisits_through_the_scheduler():
+    # In its own process, as the bench runs it (its worker pool's forkserver imports this test
+    # module otherwise); tiny: 3 hosts, 2 documents each, 0.05 s between requests.
+    import crawl_bench
+
+    spec = crawl_bench.Polite(hosts=3, columns=1, per_column=2, delay=0.05, how="schedule", bodies="corpus")
+    p = crawl_bench.measure_polite(spec)
+    # Each host: robots.txt, its list page, 2 documents (and maybe a soft-404 probe), then again
+    # with --full: the list page and the 2 documents answered 304.
+    assert p["docs"] == 6 and 12 <= p["requests"] <= 15 and p["again_requests"] == 9, p
+    assert p["rss_mb"] > 0 and p["possible"] > 0 and p["again_cpu_ms"] > 0
