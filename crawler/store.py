@@ -27,8 +27,8 @@ import json
 import os
 import re
 import sqlite3
+import operator
 import time
-import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import astuple, dataclass, fields
@@ -44,7 +44,7 @@ from .encoding import charset_from_content_type
 from .extract import Document
 from .fetch import Attempt, FetchResult
 from .filetext import FileText, file_document
-from .text import normal
+from .text import nfkc, normal, squeeze
 
 __all__ = [
     "FRONTIER_TRIES",
@@ -58,6 +58,7 @@ __all__ = [
     "NotAnArchive",
     "Notification",
     "Outcome",
+    "Prepared",
     "Reextracted",
     "RunCounts",
     "RunEvent",
@@ -68,6 +69,7 @@ __all__ = [
     "TooManyMerges",
     "archive_error",
     "fingerprint",
+    "prepare",
     "search_query",
     "search_text",
     "timestamp",
@@ -813,13 +815,15 @@ class Archive:
 
     def save(self, source: str, result: FetchResult, doc: Document, *,
              downloads: Mapping[str, StoredFile | str] | None = None, run_id: int | None = None,
-             next_visit: str | None = None, texts: Mapping[str, FileText] | None = None) -> tuple[Outcome, int]:
+             next_visit: str | None = None, texts: Mapping[str, FileText] | None = None,
+             prepared: Prepared | None = None) -> tuple[Outcome, int]:
         """Archive a fetched document; a new version only when its content changed.
 
         ``downloads`` maps attachment URLs to their file, already kept by :meth:`store_file`, or to
         the reason it failed; a changed file is a change of the document, a failed download is not.
         ``texts`` maps a file's SHA-256 to its text, for files whose text the archive lacked (see
-        :meth:`file_texts`). The document leaves the frontier.
+        :meth:`file_texts`). The document leaves the frontier. ``prepared`` is ``prepare(doc)``,
+        when the caller made it already (say, in a worker process).
         """
         stamp = result.fetched_at.isoformat(timespec="seconds")
         caching = {"etag": result.headers.get("etag"),
@@ -830,15 +834,16 @@ class Archive:
             hashes = self._hashes(old.id if old else None, downloads or {})
             for sha, text in (texts or {}).items():
                 self.set_file_text(sha, text)
-            print_ = fingerprint(doc, hashes)
+            prepared = prepared or prepare(doc)
+            print_ = fingerprint(doc, hashes, prepared)
             if old is not None and old.fingerprint == print_:
                 self._seen(old, stamp, run_id, caching)
                 self._save_attachments(old.id, doc, hashes, downloads or {}, stamp)
                 if texts:  # files archived before their text was read (an upgraded archive)
-                    self._index(old.id, doc, hashes)
+                    self._index(old.id, doc, hashes, prepared)
                 return Outcome.UNCHANGED, old.id
             doc_id = old.id if old else self._insert_document(source, result.url, stamp)
-            detail = self._describe(doc_id, doc, hashes) if old else ""
+            detail = self._describe(doc_id, doc, hashes, prepared) if old else ""
             number = self._next_version(doc_id)
             self._insert("versions", {
                 "document_id": doc_id, "version": number, "captured": stamp, **_content(doc),
@@ -852,7 +857,7 @@ class Archive:
                 "versions": self._distinct_versions(doc_id),
                 "fingerprint": print_, **caching})
             self._save_attachments(doc_id, doc, hashes, downloads or {}, stamp)
-            self._index(doc_id, doc, hashes)
+            self._index(doc_id, doc, hashes, prepared)
             self._event(doc_id, run_id, stamp, "changed" if old else "new", detail)
         return (Outcome.NEW if old is None else Outcome.CHANGED), doc_id
 
@@ -975,7 +980,7 @@ class Archive:
                 self._update("documents", doc_id, {**_content(doc), "problem": doc.problem,
                                                    "year": doc.published.year if doc.published else None,
                                                    "versions": result.versions_after, "fingerprint": print_})
-                self._index(doc_id, doc, hashes)
+                self._index(doc_id, doc, hashes, prepare(doc))
         return result
 
     # Plain statements for the per-document writes: sqlite-utils' insert/update re-read the
@@ -1014,16 +1019,18 @@ class Archive:
                               [doc_id]).fetchone()
         return (row[0] or 0) + 1
 
-    def _index(self, doc_id: int, doc: Document, hashes: Mapping[str, str]) -> None:
+    def _index(self, doc_id: int, doc: Document, hashes: Mapping[str, str], prepared: Prepared) -> None:
         """Index the title, and the body followed by the text of the document's attachments."""
         url = self.db.execute("select url from documents where id = ?", [doc_id]).fetchone()[0]
         # A file listed in its column is its own attachment: its text is the body already.
         shas = [hashes[a.url] for a in doc.attachments if a.url in hashes and a.url != url]
         texts = self.file_texts(shas)
-        body = "\n".join([doc.body, *(texts[sha].text for sha in dict.fromkeys(shas) if sha in texts)])
+        # search_text of the joined texts is the join of their search texts: "\n" ends every run.
+        body = "\n".join([prepared.search_body,
+                          *(search_text(texts[sha].text) for sha in dict.fromkeys(shas) if sha in texts)])
         self.db.execute("delete from documents_fts where rowid = ?", [doc_id])
         self.db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
-                        [doc_id, search_text(doc.title), search_text(body)])
+                        [doc_id, prepared.search_title, body])
 
     # -- attachment files ------------------------------------------------------------------
 
@@ -1094,7 +1101,7 @@ class Archive:
                 self._insert("attachments", {"document_id": doc_id, "url": a.url, "first_seen": stamp,
                                                **row})
 
-    def _describe(self, doc_id: int, doc: Document, hashes: Mapping[str, str]) -> str:
+    def _describe(self, doc_id: int, doc: Document, hashes: Mapping[str, str], prepared: Prepared) -> str:
         """What changed since the current version, in words, for the events table and feeds."""
         rows = list(self.db.query("select * from versions where document_id = ? order by version desc"
                                   " limit 1", [doc_id]))
@@ -1103,7 +1110,7 @@ class Archive:
         old, new = rows[0], _content(doc)
         parts = [k for k in ("title", "published", "publisher", "fields")
                  if normal(str(old[k] or "")) != normal(str(new[k] or ""))]
-        if normal(old["body"] or "") != normal(doc.body):
+        if normal(old["body"] or "") != prepared.body:
             before, after = set((old["body"] or "").splitlines()), set(doc.body.splitlines())
             parts.append(f"body (+{len(after - before)} −{len(before - after)} paragraphs)")
         old_files = {a["url"]: a.get("sha256") for a in json.loads(old["attachments"] or "[]")}
@@ -1213,14 +1220,45 @@ def _content(doc: Document) -> dict[str, Any]:
             "body": doc.body}
 
 
-def fingerprint(doc: Document, attachment_hashes: Mapping[str, str] | None = None) -> str:
+@dataclass(frozen=True)
+class Prepared:
+    """What archiving a document computes from its text, from one NFKC pass over it: the
+    comparison keys its fingerprint hashes (``text.normal``) and the text the search index holds
+    (``search_text``). Pure, so it can be made beside extraction, in a worker process."""
+
+    title: str
+    publisher: str
+    fields: tuple[tuple[str, str], ...]
+    body: str
+    search_title: str
+    search_body: str
+
+
+def prepare(doc: Document) -> Prepared:
+    """A document's :class:`Prepared` texts; the title and body are normalised once for both uses."""
+    title, body = nfkc(doc.title), nfkc(doc.body)
+    return Prepared(*_keys(doc, title, body), _pairs(title), _pairs(body))
+
+
+def _keys(doc: Document, title: str, body: str) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
+    """The comparison keys of a document whose title and body are given in NFKC."""
+    return (squeeze(title), normal(doc.publisher),
+            tuple(sorted((normal(k), normal(v)) for k, v in doc.fields.items())), squeeze(body))
+
+
+def fingerprint(doc: Document, attachment_hashes: Mapping[str, str] | None = None,
+                prepared: Prepared | None = None) -> str:
     """A hash of what a document says; equal for pages that differ only in layout or noise.
 
-    ``attachment_hashes`` (URL → sha256 of the file) makes a changed attachment a change.
+    ``attachment_hashes`` (URL → sha256 of the file) makes a changed attachment a change;
+    ``prepared`` is ``prepare(doc)`` when the caller has it already.
     """
     hashes = attachment_hashes or {}
-    content = [normal(doc.title), str(doc.published or ""), normal(doc.publisher),
-               sorted((normal(k), normal(v)) for k, v in doc.fields.items()), normal(doc.body),
+    if prepared is None:
+        title, publisher, fields_, body = _keys(doc, nfkc(doc.title), nfkc(doc.body))
+    else:
+        title, publisher, fields_, body = prepared.title, prepared.publisher, prepared.fields, prepared.body
+    content = [title, str(doc.published or ""), publisher, [list(f) for f in fields_], body,
                sorted((a.url, hashes.get(a.url, "")) for a in doc.attachments)]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 
@@ -1232,18 +1270,24 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134
 
 
 def _bigrams(run: str) -> str:
-    return run if len(run) == 1 else " ".join(run[i:i + 2] for i in range(len(run) - 1))
+    # map over two offsets of the run: the pairs are made in C, not by slicing in a loop.
+    return f" {run} " if len(run) == 1 else " " + " ".join(map(operator.add, run, run[1:])) + " "
+
+
+def _pairs(normalised: str) -> str:
+    """``search_text`` of a text already in NFKC."""
+    return _CJK.sub(lambda m: _bigrams(m.group()), normalised)
 
 
 def search_text(text: str) -> str:
-    """Text as the full-text index stores it: Chinese runs as overlapping bigrams."""
-    return _CJK.sub(lambda m: f" {_bigrams(m.group())} ", unicodedata.normalize("NFKC", text or ""))
+    """Text as the full-text index stores it: NFKC, Chinese runs as overlapping bigrams."""
+    return _pairs(nfkc(text or ""))
 
 
 def search_query(query: str) -> str:
     """A user's search (words separated by spaces, all required) as an FTS5 query on that index."""
     terms = []
-    for word in unicodedata.normalize("NFKC", query).split():
+    for word in nfkc(query).split():
         tokens = search_text(word).split()
         if len(tokens) == 1 and _CJK.fullmatch(tokens[0]) and len(tokens[0]) == 1:
             terms.append(f'"{tokens[0]}"*')  # one character: any pair that starts with it
