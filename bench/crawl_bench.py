@@ -637,6 +637,8 @@ def report_storage(figures: Figures, key: str, db: Path, docs: int, page_bytes: 
     figures.add("    of which raw captures (zlib)", f"{tables.get('captures', 0) / docs / 1024:.1f} KiB "
                 f"(page {page_bytes / docs / 1024:.1f} KiB)")
     figures.add("    of which full-text index", f"{tables.get('documents_fts', 0) / docs / 1024:.1f} KiB")
+    figures.add("    of which documents, versions (the text, current and as versions)",
+                f"{tables.get('documents', 0) / docs / 1024:.1f} KiB, {tables.get('versions', 0) / docs / 1024:.1f} KiB")
     return tables
 
 

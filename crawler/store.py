@@ -24,10 +24,10 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import operator
 import os
 import re
 import sqlite3
-import operator
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -72,6 +72,7 @@ __all__ = [
     "prepare",
     "search_query",
     "search_text",
+    "search_words",
     "timestamp",
     "utcnow",
 ]
@@ -345,6 +346,13 @@ def timestamp() -> str:
 
 migrations = Migrations("govarchive")
 
+#: The search index: contentless (``content=''``), so SQLite keeps the index, not the bigram
+#: text it was built from (half of a database). FTS5 removes a row of such an index only given
+#: the very values it was inserted with, so ``documents_fts_source`` keeps what each row was made
+#: from, in NFKC before the pairs, the body compressed (a fifth of the bigram text): whatever
+#: changes later (the document, its attachments' text), a row is removed exactly.
+SEARCH_INDEX = "title, body, content='', tokenize='unicode61'"
+
 
 @migrations()
 def create_tables(db: sqlite_utils.Database) -> None:
@@ -470,6 +478,24 @@ def add_merged_into(db: sqlite_utils.Database) -> None:
     """Versions that a re-extraction found to read the same as an earlier one point to it instead
     of being deleted, so a later re-extraction can tell them apart again."""
     db.table("versions").add_column("merged_into", int)
+
+
+@migrations()
+def contentless_search_index(db: sqlite_utils.Database) -> None:
+    """The search index keeps its index only, not a second copy of every text as bigrams (which
+    was half of a database); see SEARCH_INDEX. Rebuilt from each document's text and the text of
+    its current version's attachments, as ``Archive._index`` indexes them."""
+    db.execute("DROP TABLE documents_fts")
+    db.execute(f"CREATE VIRTUAL TABLE documents_fts USING fts5({SEARCH_INDEX})")
+    db.table("documents_fts_source").create({"id": int, "title": str, "body": bytes}, pk="id")
+    files = """select group_concat(f.text, char(10)) from (
+      select distinct json_extract(j.value, '$.sha256') as sha from versions v, json_each(v.attachments) j
+      where v.document_id = d.id and v.version = (select max(version) from versions where document_id = d.id
+                                                  and merged_into is null)
+        and json_extract(j.value, '$.url') <> d.url) a join files f on f.sha256 = a.sha where f.text <> ''"""
+    for doc_id, title, body, attached in db.execute(
+            f"select d.id, d.title, d.body, ({files}) from documents d where d.versions > 0").fetchall():
+        _add_to_index(db, doc_id, nfkc(title or ""), nfkc("\n".join(filter(None, [body or "", attached]))))
 
 
 #: Every migration this version knows, in order; a database with any other is from a newer govarchive.
@@ -1020,17 +1046,18 @@ class Archive:
         return (row[0] or 0) + 1
 
     def _index(self, doc_id: int, doc: Document, hashes: Mapping[str, str], prepared: Prepared) -> None:
-        """Index the title, and the body followed by the text of the document's attachments."""
+        """Index the title, and the body followed by the text of the document's attachments, in
+        place of what was indexed for the document before."""
         url = self.db.execute("select url from documents where id = ?", [doc_id]).fetchone()[0]
         # A file listed in its column is its own attachment: its text is the body already.
         shas = [hashes[a.url] for a in doc.attachments if a.url in hashes and a.url != url]
         texts = self.file_texts(shas)
-        # search_text of the joined texts is the join of their search texts: "\n" ends every run.
-        body = "\n".join([prepared.search_body,
-                          *(search_text(texts[sha].text) for sha in dict.fromkeys(shas) if sha in texts)])
-        self.db.execute("delete from documents_fts where rowid = ?", [doc_id])
-        self.db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
-                        [doc_id, prepared.search_title, body])
+        attached = [nfkc(texts[sha].text) for sha in dict.fromkeys(shas) if texts.get(sha) and texts[sha].text]
+        # "\n" ends every run of Chinese, so the search text of the joined texts is the join of theirs.
+        body = "\n".join([prepared.nfkc_body, *attached])
+        pairs = "\n".join([prepared.search_body, *map(_pairs, attached)])
+        _remove_from_index(self.db, doc_id)
+        _add_to_index(self.db, doc_id, prepared.nfkc_title, body, (prepared.search_title, pairs))
 
     # -- attachment files ------------------------------------------------------------------
 
@@ -1230,6 +1257,8 @@ class Prepared:
     publisher: str
     fields: tuple[tuple[str, str], ...]
     body: str
+    nfkc_title: str
+    nfkc_body: str
     search_title: str
     search_body: str
 
@@ -1237,7 +1266,7 @@ class Prepared:
 def prepare(doc: Document) -> Prepared:
     """A document's :class:`Prepared` texts; the title and body are normalised once for both uses."""
     title, body = nfkc(doc.title), nfkc(doc.body)
-    return Prepared(*_keys(doc, title, body), _pairs(title), _pairs(body))
+    return Prepared(*_keys(doc, title, body), title, body, _pairs(title), _pairs(body))
 
 
 def _keys(doc: Document, title: str, body: str) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
@@ -1266,7 +1295,11 @@ def fingerprint(doc: Document, attachment_hashes: Mapping[str, str] | None = Non
 # Chinese has no spaces, so SQLite's tokenizer would index a whole sentence as one token.
 # Indexing overlapping character pairs (bigrams) lets any word of two or more characters be
 # found as a phrase of its pairs: 行政复议 → "行政 政复 复议".
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK = re.compile(f"[{_HAN}]+")
+#: What the tokenizer reads as one token (unicode61: letters and digits; Chinese runs are
+#: split into pairs first): a Chinese run, or a run of other letters and digits.
+_PIECE = re.compile(f"[{_HAN}]+|[^\\W_{_HAN}]+")
 
 
 def _bigrams(run: str) -> str:
@@ -1282,6 +1315,32 @@ def _pairs(normalised: str) -> str:
 def search_text(text: str) -> str:
     """Text as the full-text index stores it: NFKC, Chinese runs as overlapping bigrams."""
     return _pairs(nfkc(text or ""))
+
+
+def _add_to_index(db: sqlite_utils.Database, doc_id: int, title: str, body: str,
+                  pairs: tuple[str, str] | None = None) -> None:
+    """Index ``title`` and ``body`` (in NFKC; ``pairs`` their search text, if made already), and
+    keep what they were, to remove them exactly (see SEARCH_INDEX)."""
+    db.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
+               [doc_id, *(pairs or (_pairs(title), _pairs(body)))])
+    db.execute("insert into documents_fts_source (id, title, body) values (?, ?, ?)",
+               [doc_id, title, zlib.compress(body.encode(), 1)])
+
+
+def _remove_from_index(db: sqlite_utils.Database, doc_id: int) -> None:
+    """Remove a document from the search index, with the values it was indexed with."""
+    row = db.execute("select title, body from documents_fts_source where id = ?", [doc_id]).fetchone()
+    if row is not None:
+        db.execute("insert into documents_fts (documents_fts, rowid, title, body) values ('delete', ?, ?, ?)",
+                   [doc_id, _pairs(row[0]), _pairs(zlib.decompress(row[1]).decode())])
+        db.execute("delete from documents_fts_source where id = ?", [doc_id])
+
+
+def search_words(query: str) -> list[list[str]]:
+    """A user's search as ``search_query`` reads it: its words (separated by spaces, all required),
+    each as the runs of Chinese and of other letters and digits it is made of, in NFKC. A word
+    that is one Chinese character finds any pair that starts with it."""
+    return [pieces for word in nfkc(query).split() if (pieces := _PIECE.findall(word))]
 
 
 def search_query(query: str) -> str:

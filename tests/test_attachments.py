@@ -262,7 +262,8 @@ def test_a_changed_pdf_makes_one_version_whose_diff_shows_the_paragraph(archive,
 
 def test_reextract_reads_attachment_text_again_from_the_stored_files(archive, files_config, db_path):
     archive.execute("update files set text = null, text_status = null")
-    archive.execute("delete from documents_fts")
+    archive.execute("insert into documents_fts (documents_fts) values ('delete-all')")
+    archive.execute("delete from documents_fts_source")
     archive.conn.commit()
     result = CliRunner().invoke(cli, ["reextract", "--config", str(files_config), "--db", str(db_path)],
                                 catch_exceptions=False)

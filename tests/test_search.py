@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from crawler.config import Source
 from crawler.extract import Attachment, Document
 from crawler.fetch import FetchResult
-from crawler.store import Archive, fingerprint, search_query
+from crawler.store import Archive, fingerprint, migrations, search_query, search_text
 
 BASE = "http://www.example.gov.cn/zwgk/"
 FILE = "http://www.example.gov.cn/f.pdf"
@@ -96,15 +98,18 @@ FINGERPRINTS = [
 ]
 
 
+def fetched(n: int) -> FetchResult:
+    url = f"{BASE}t{n}.html"
+    return FetchResult(url=url, final_url=url, status=200, headers={}, content=f"<p>{n}</p>".encode(),
+                       charset="utf-8", fetched_at=dt.datetime(2024, 3, 6, tzinfo=dt.UTC))
+
+
 @contextlib.contextmanager
 def archived(tmp: Path) -> Iterator[Archive]:
     with Archive(tmp / "search.db") as archive:
         archive.sync_sources([Source("demo", (BASE,))])
         for n, doc in enumerate(DOCUMENTS, 1):
-            url = f"{BASE}t{n}.html"
-            result = FetchResult(url=url, final_url=url, status=200, headers={}, content=f"<p>{n}</p>".encode(),
-                                 charset="utf-8", fetched_at=dt.datetime(2024, 3, 6, tzinfo=dt.UTC))
-            assert archive.save("demo", result, doc)[1] == n
+            assert archive.save("demo", fetched(n), doc)[1] == n
         yield archive
 
 
@@ -127,3 +132,78 @@ def test_search_finds_what_it_found_before(archive, query, expected):
 @pytest.mark.parametrize("n", range(len(DOCUMENTS)))
 def test_fingerprints_are_what_they_were(n):
     assert fingerprint(DOCUMENTS[n], {FILE: "ab" * 32}) == FINGERPRINTS[n]
+
+
+def test_the_index_keeps_no_second_copy_of_the_text(archive):
+    assert "content=''" in archive.db.execute("select sql from sqlite_master where name = 'documents_fts'").fetchone()[0]
+    assert archive.db.execute("select count(*) from documents_fts where title is not null or body is not null"
+                              ).fetchone()[0] == 0
+    assert archive.db.execute("select count(*) from documents_fts").fetchone()[0] == len(DOCUMENTS)
+
+
+def test_an_edit_takes_the_old_words_out_of_the_index(tmp_path):
+    with archived(tmp_path) as archive:
+        edited = Document(title="关于推进基层治理的实施意见（修订）", body="坚持和发展新时代基层治理，矛盾纠纷多元化解。")
+        assert archive.save("demo", fetched(2), edited)[0] == "changed"
+        assert hits(archive, "枫桥经验") == []  # gone from the title and the body
+        assert hits(archive, "新时代") == [2]    # still there
+        assert hits(archive, "基层治理") == [2]
+        assert hits(archive, "修订") == [2]
+        assert archive.save("demo", fetched(2), DOCUMENTS[1])[0] == "changed"  # and back
+        assert hits(archive, "基层治理") == []
+        assert [(q, hits(archive, q)) for q, _ in EXPECTED] == EXPECTED
+        archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")
+
+
+def test_a_row_of_the_index_is_removed_exactly_whatever_changed_since(tmp_path):
+    with archived(tmp_path) as archive:
+        # Something else rewrote what the index was built from (a later version of govarchive
+        # indexing more, an attachment's text read since): the row still goes out as it went in.
+        archive.db.execute("update documents set title = '别的标题', body = '别的正文' where id = 2")
+        archive.save("demo", fetched(2), Document(title="新标题", body="基层治理。"))
+        assert hits(archive, "枫桥经验") == [] and hits(archive, "别的") == [] and hits(archive, "基层治理") == [2]
+        archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")
+
+
+def test_an_archive_with_the_old_index_is_migrated_and_finds_the_same(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="contentless_search_index")  # the index with its text
+    old.table("sources").insert({"name": "demo", "urls": "[]"})
+    for n, doc in enumerate(DOCUMENTS, 1):
+        old.table("documents").insert({"id": n, "url": f"{BASE}t{n}.html", "source": "demo", "title": doc.title,
+                                       "body": doc.body, "online": 1, "versions": 1})
+        old.execute("insert into documents_fts (rowid, title, body) values (?, ?, ?)",
+                    [n, search_text(doc.title), search_text(doc.body)])
+    old.conn.commit()
+    old.close()
+    with Archive(path) as archive:
+        assert [(q, hits(archive, q)) for q, _ in EXPECTED] == EXPECTED
+        assert archive.db.execute("select count(*) from documents_fts where body is not null").fetchone()[0] == 0
+        edited = Document(title=DOCUMENTS[0].title, body="全年办理政府信息公开申请。")
+        archive.save("demo", fetched(1), edited)
+        assert hits(archive, "行政复议") == [] and hits(archive, "信息公开") == [1, 3]
+
+
+def test_the_migration_indexes_the_text_of_each_documents_current_attachments(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="contentless_search_index")
+    old.table("sources").insert({"name": "demo", "urls": "[]"})
+    url = f"{BASE}t1.html"
+    old.table("documents").insert({"id": 1, "url": url, "source": "demo", "title": "关于印发预算的通知",
+                                   "body": "现将预算印发给你们。", "online": 1, "versions": 2})
+    for sha, text in (("a" * 64, "养老保险缴费基数调整"), ("b" * 64, "旧附件的退役文字"), ("c" * 64, "")):
+        old.table("files").insert({"sha256": sha, "size": 1, "text": text})
+    listed = [{"url": f"{BASE}old.pdf", "text": "附件", "sha256": "b" * 64}]
+    current = [{"url": f"{BASE}new.pdf", "text": "附件", "sha256": "a" * 64},
+               {"url": f"{BASE}scan.pdf", "text": "扫描件", "sha256": "c" * 64}]
+    for version, attachments in ((1, listed), (2, current)):
+        old.table("versions").insert({"document_id": 1, "version": version, "body": "现将预算印发给你们。",
+                                      "attachments": json.dumps(attachments, ensure_ascii=False)})
+    old.conn.commit()
+    old.close()
+    with Archive(path) as archive:
+        assert hits(archive, "缴费基数") == [1] and hits(archive, "预算") == [1]
+        assert hits(archive, "退役") == []  # an earlier version's attachment is not the document's now
+        archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")

@@ -10,7 +10,7 @@ archive/govarchive.db`` gets it too (the metadata, with the canned queries, come
 - times shown in the archive's time zone (``pages.archive_timezone``), texts with their line breaks,
   titles linking to the document page, diffs coloured, search snippets with the matches marked;
 - SQL functions: ``escape_fts`` (Chinese search, ``store.search_query``), ``govarchive_text``,
-  ``govarchive_diff``, ``govarchive_fields`` (crawler.diff), ``govarchive_snippet``
+  ``govarchive_diff``, ``govarchive_fields`` (crawler.diff), ``govarchive_snippet(q, body)``
   (``pages.search_snippet``) and ``govarchive_today()`` (the date in the archive's time zone).
 
 Everything the archive holds is shown as escaped text: archived HTML is never rendered.
@@ -184,7 +184,7 @@ def prepare_connection(conn: sqlite3.Connection, datasette: Any) -> None:
     conn.create_function("govarchive_text", 5, version_text, deterministic=True)
     conn.create_function("govarchive_text", 6, version_text, deterministic=True)
     conn.create_function("govarchive_fields", 1, fields_text, deterministic=True)
-    conn.create_function("govarchive_snippet", 3, search_snippet, deterministic=True)
+    conn.create_function("govarchive_snippet", 2, search_snippet, deterministic=True)
     zone = archive_timezone(datasette)
     conn.create_function("govarchive_today", 0, lambda: dt.datetime.now(zone).date().isoformat())
     # Datasette's table search runs `fts match escape_fts(:search)`; on an archive, that

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from datasette.utils.asgi import NotFound, Response
 
 from ..diff import diff_excerpt, diff_text, fields_text, version_text
+from ..store import search_words
+from ..text import nfkc
 from .render import render_diff
 
 __all__ = ["DEFAULT_TIMEZONE", "MARK_END", "MARK_START", "STALE_DAYS", "SourceRow", "archive_timezone",
@@ -299,47 +300,43 @@ async def feed(datasette: Any, request: Any) -> Response:
 
 # -- search snippets --------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+")
-_MARKED = re.compile(f"{MARK_START}(.*?){MARK_END}", re.DOTALL)
-_CJK_PAIR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]{2}")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+#: A letter or digit that is not Chinese: what may not touch a matched Latin word or number.
+_ALNUM = f"[^\\W_{_HAN}]"
 _SPACES = re.compile(r"\s+")
 
 
-def _readable(phrase: str) -> list[str]:
-    """A phrase of index tokens back in words: overlapping character pairs joined (行政 政复 复议 → 行政复议)."""
-    pieces: list[str] = []
-    for token in _WORD.findall(phrase):
-        if pieces and _CJK_PAIR.fullmatch(token) and pieces[-1][-1] == token[0] and \
-                _CJK_PAIR.fullmatch(pieces[-1][-2:]):
-            pieces[-1] += token[1]
-        else:
-            pieces.append(token)
-    return pieces
+def _pattern(pieces: list[str]) -> str:
+    """A query word as a pattern over readable text: its runs in order, anything but letters
+    between them; a word of one Chinese character matches the pair the index found it in."""
+    if len(pieces) == 1 and len(pieces[0]) == 1 and re.fullmatch(f"[{_HAN}]", pieces[0]):
+        return re.escape(pieces[0]) + f"[{_HAN}]?"
+    pattern = r"\W*".join(re.escape(p) for p in pieces)
+    if re.match(_ALNUM, pieces[0]):
+        pattern = f"(?<!{_ALNUM})" + pattern
+    if re.match(_ALNUM, pieces[-1][-1]):
+        pattern += f"(?!{_ALNUM})"
+    return pattern
 
 
-def search_snippet(title_marked: str | None, body_marked: str | None, body: str | None,
-                   width: int = 120) -> str:
-    """A stretch of ``body`` around the first match, matches between MARK_START and MARK_END.
+def search_snippet(query: str | None, body: str | None, width: int = 120) -> str:
+    """A stretch of ``body`` around the first match of ``query``, matches between MARK_START and
+    MARK_END.
 
-    ``*_marked`` are FTS5 ``highlight()`` results over the indexed text, in which Chinese is stored
-    as overlapping pairs (store.search_text); their marked phrases are turned back into words and
-    found in the readable text. The only place that knows how the index is laid out for display.
+    The index keeps no text to highlight (store.SEARCH_INDEX), so the query's words
+    (``store.search_words``) are found in the readable text, in NFKC and ignoring case as the
+    index does.
     """
-    patterns = set()
-    for marked in (title_marked or "", body_marked or ""):
-        for phrase in _MARKED.findall(marked):
-            pieces = _readable(phrase)
-            if pieces:
-                patterns.add(r"\W*".join(re.escape(p) for p in pieces))
     shown = _SPACES.sub(" ", body or "").strip()
-    text = unicodedata.normalize("NFKC", shown)  # as the index has it
+    text = nfkc(shown)  # as the index has it
     if len(text) != len(shown):  # NFKC expanded a character: show the normalised text
         shown = text
+    patterns = {_pattern(pieces) for pieces in search_words(query or "")}
     if not patterns:
         return shown[:width] + ("…" if len(shown) > width else "")
     matcher = re.compile("|".join(sorted(patterns, key=len, reverse=True)), re.IGNORECASE)
     first = matcher.search(text)
-    if first is None:
+    if first is None:  # the title matched: the text starts
         return shown[:width] + ("…" if len(shown) > width else "")
     start = max(0, first.start() - width // 3)
     end = min(len(text), start + width)
