@@ -38,7 +38,7 @@ import httpx
 from .browser import Browser, Pages
 from .config import Settings, Source
 from .discover import Listing, discover
-from .extract import Document, extract
+from .extract import Document
 from .fetch import (
     Attempt,
     Blocked,
@@ -51,19 +51,20 @@ from .fetch import (
     TransientError,
 )
 from .filetext import TIME_LIMIT, FileText, file_document, file_name, file_text, is_file_response
+from .reading import read_page
 from .store import (
     INTERRUPTED,
     Archive,
     ArchiveError,
     DocumentState,
     Outcome,
+    Prepared,
     RunCounts,
     SourceBusy,
     StoredFile,
     timestamp,
     utcnow,
 )
-from .text import normal
 from .urls import origin
 from .verdicts import SharedPages
 from .workers import WorkerError, WorkerPool
@@ -401,29 +402,30 @@ class _Run:
                                next_visit=self._next_visit(result.url, state.published, result.fetched_at))
             self.count(Outcome.UNCHANGED)
             return
+        prepared: Prepared | None = None
+        capture: bytes | None = None
         if is_file_response(result.content[:512], result.headers):
             doc, downloads, texts = await self._file_document(result)
         else:
             try:
-                doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
-                                          body_selector=self.source.settings.body_selector,
-                                          encoding=result.charset, today=today)
+                read = await self.pool.run(read_page, result.content, result.final_url, timeout=PARSE_TIMEOUT,
+                                           body_selector=self.source.settings.body_selector,
+                                           encoding=result.charset, today=today,
+                                           title=self.titles.get(result.url, ""))
             except WorkerError as e:
                 # Too slow or too big to parse (say, deeply nested markup): a failure of this URL only.
                 self._record(result.attempts, state, failure=f"unreadable: {e}", outcome="unreadable")
                 self._failed(result.url, str(e), permanent=True)
                 return
-            says = f"{doc.title}\n{doc.body}"  # what the page itself says (no listing title, no URL date)
-            if not doc.title and result.url in self.titles:
-                doc = dataclasses.replace(doc, title=self.titles[result.url])
-            if not doc.body and not doc.attachments:
+            doc, prepared, capture = read.doc, read.prepared, read.capture
+            if prepared is None:
                 # An empty or unreadable page never replaces what the archive holds.
                 self._record(result.attempts, state, failure=f"empty: {doc.problem or 'no text'}")
                 self._failed(result.url, doc.problem or "no text", permanent=True)
                 return
-            if len(normal(doc.body)) < PROBE_BELOW:
+            if read.body_chars < PROBE_BELOW:
                 await self._probe(result.final_url)
-            verdict = self.shared.judge(result.url, result.final_url, says)
+            verdict = self.shared.judge(result.url, result.final_url, read.said)
             if verdict:
                 # A template many URLs get (maintenance page, WAF block, soft 404) is not a version.
                 self._record(result.attempts, state, failure=verdict.reason, outcome="Unusable")
@@ -432,6 +434,7 @@ class _Run:
             downloads, texts = await self._download(doc) if self.source.settings.attachments else ({}, {})
         outcome, doc_id = self.archive.save(
             self.source.name, result, doc, downloads=downloads, run_id=self.id, texts=texts,
+            prepared=prepared, capture=capture,
             next_visit=self._next_visit(result.url, doc.published or today, result.fetched_at))
         self._record(result.attempts, None, document_id=doc_id)
         self.count(outcome)
@@ -505,12 +508,12 @@ class _Run:
             return
         self._record(_probing(result.attempts), None)
         try:
-            doc = await self.pool.run(extract, result.content, result.final_url, timeout=PARSE_TIMEOUT,
-                                      body_selector=self.source.settings.body_selector,
-                                      encoding=result.charset)
+            read = await self.pool.run(read_page, result.content, result.final_url, timeout=PARSE_TIMEOUT,
+                                       body_selector=self.source.settings.body_selector,
+                                       encoding=result.charset)
         except WorkerError:  # nothing to compare with
             return
-        self.shared.unknown(url, result.final_url, f"{doc.title}\n{doc.body}")
+        self.shared.unknown(url, result.final_url, read.said)
 
     async def _get(self, url: str, *, render: bool = False) -> FetchResult | None:
         try:

@@ -31,7 +31,8 @@ from .encoding import decode_html
 from .text import normal, squeeze
 from .urls import canonical, resolve
 
-__all__ = ["SharedPages", "Verdict", "builds_list_by_script", "judge_page", "judge_redirect", "judge_status"]
+__all__ = ["SharedPages", "Verdict", "builds_list_by_script", "judge_page", "judge_redirect", "judge_status",
+           "page_key"]
 
 #: "blocked": a challenge or WAF stands in front of the page; "gone": the page is no longer there;
 #: "unusable": what came is not the document (nothing to archive, nothing to conclude).
@@ -146,15 +147,16 @@ class SharedPages:
     _by_page: dict[str, set[str]] = field(default_factory=dict)
     _unknown: set[str] = field(default_factory=set)
 
-    def unknown(self, url: str, final_url: str, says: str) -> None:
-        """Record what the site served for ``url``, a URL of it that cannot exist."""
-        for key in _keys(url, final_url, says):
+    def unknown(self, url: str, final_url: str, said: str) -> None:
+        """Record what the site served for ``url``, a URL of it that cannot exist (``said``:
+        :func:`page_key` of its title and text)."""
+        for key in _keys(url, final_url, said):
             self._unknown.add(key)
 
-    def judge(self, url: str, final_url: str, says: str) -> Verdict | None:
-        """Record that ``url`` gave a page saying ``says`` (its title and text, as extracted); a
-        verdict when the page is a template."""
-        for key in _keys(url, final_url, says):
+    def judge(self, url: str, final_url: str, said: str) -> Verdict | None:
+        """Record that ``url`` gave a page that said ``said`` (:func:`page_key` of its title and
+        text, as extracted); a verdict when the page is a template."""
+        for key in _keys(url, final_url, said):
             urls = self._by_page.setdefault(key, set())
             urls.add(url)
             if key in self._unknown:
@@ -166,9 +168,15 @@ class SharedPages:
         return None
 
 
-def _keys(url: str, final_url: str, says: str) -> list[str]:
-    """What identifies the page ``url`` got: where it was redirected, and what it says."""
-    keys = ["content:" + hashlib.sha256(normal(says).encode()).hexdigest()]
+def page_key(says: str) -> str:
+    """What a page says (its title and text), as a key equal for renderings of the same text.
+    Pure and made beside extraction (``crawler.reading``), off the crawling process."""
+    return "content:" + hashlib.sha256(normal(says).encode()).hexdigest()
+
+
+def _keys(url: str, final_url: str, said: str) -> list[str]:
+    """What identifies the page ``url`` got: where it was redirected, and what it said."""
+    keys = [said]
     if canonical(final_url) != canonical(url):
         keys.insert(0, "redirect:" + canonical(final_url))
     return keys

@@ -53,7 +53,7 @@ T = TypeVar("T")
 #: page, not for a runaway one. A call that needs more fails with WorkerCrashed.
 DEFAULT_MEMORY_LIMIT = 1 << 30
 #: Modules the forkserver imports before forking workers.
-PRELOAD = ("crawler.workers", "crawler.extract", "crawler.discover")
+PRELOAD = ("crawler.workers", "crawler.reading", "crawler.discover")
 #: Seconds to wait for a worker to exit after being asked to, before it is killed.
 _EXIT_GRACE = 1.0
 

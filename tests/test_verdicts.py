@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.verdicts import SharedPages, judge_page, judge_redirect, judge_status
+from crawler.verdicts import SharedPages, judge_page, judge_redirect, judge_status, page_key
 
 URL = "http://www.example.gov.cn/col/202403/t20240306_1.html"
 
@@ -66,25 +66,25 @@ def test_statuses_and_redirects() -> None:
 def test_a_page_many_documents_share_is_a_template() -> None:
     shared = SharedPages()
     says = "系统维护中\n网站正在进行系统升级维护，请稍后访问。"
-    assert shared.judge(URL + "?1", URL + "?1", says) is None
-    assert shared.judge(URL + "?2", URL + "?2", " 系统维护中\n网站正在进行系统升级维护， 请稍后访问。") is None
-    verdict = shared.judge(URL + "?3", URL + "?3", says)
+    assert shared.judge(URL + "?1", URL + "?1", page_key(says)) is None
+    assert shared.judge(URL + "?2", URL + "?2", page_key(" 系统维护中\n网站正在进行系统升级维护， 请稍后访问。")) is None
+    verdict = shared.judge(URL + "?3", URL + "?3", page_key(says))
     assert verdict is not None and "2 other documents" in verdict.reason
-    assert shared.judge(URL + "?4", URL + "?4", "另一份通知\n正文") is None
+    assert shared.judge(URL + "?4", URL + "?4", page_key("另一份通知\n正文")) is None
 
 
 def test_a_page_like_the_one_for_unknown_urls_is_a_template_from_the_first() -> None:
     shared = SharedPages()
     shared.unknown("http://www.example.gov.cn/govarchive-probe-1.html", "http://www.example.gov.cn/404.html",
-                   "页面不存在\n您访问的页面不存在")
-    verdict = shared.judge(URL, URL, "页面不存在\n您访问的页面不存在")
+                   page_key("页面不存在\n您访问的页面不存在"))
+    verdict = shared.judge(URL, URL, page_key("页面不存在\n您访问的页面不存在"))
     assert verdict is not None and "unknown URLs" in verdict.reason
-    assert shared.judge(URL + "?x", "http://www.example.gov.cn/404.html", "其他") is not None
-    assert shared.judge(URL + "?y", URL + "?y", "404名困难群众获得临时救助\n正文") is None
+    assert shared.judge(URL + "?x", "http://www.example.gov.cn/404.html", page_key("其他")) is not None
+    assert shared.judge(URL + "?y", URL + "?y", page_key("404名困难群众获得临时救助\n正文")) is None
 
 
 def test_redirects_many_documents_share() -> None:
     shared = SharedPages()
     target = "http://www.example.gov.cn/notice.html"
-    verdicts = [shared.judge(f"{URL}?{i}", target, f"text {i}") for i in range(3)]
+    verdicts = [shared.judge(f"{URL}?{i}", target, page_key(f"text {i}")) for i in range(3)]
     assert verdicts[:2] == [None, None] and verdicts[2] is not None and "redirected to" in verdicts[2].reason

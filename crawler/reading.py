@@ -1,0 +1,50 @@
+"""Reading a fetched page: everything archiving it computes from its bytes, in one pure call.
+
+:func:`read_page` runs in a worker process (``crawler.workers``), so the crawling process only
+fetches and writes: it extracts the document, keys what the page says (for
+``verdicts.SharedPages``), normalises the text once for the fingerprint and the search index
+(``store.prepare``) and compresses the capture. The answer travels back by pickle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+
+from .extract import Document, extract
+from .store import CAPTURE_LEVEL, Prepared, prepare
+from .verdicts import page_key
+
+__all__ = ["Reading", "read_page"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A page as the archive needs it.
+
+    ``said`` keys what the page itself says (its title and text as extracted: no listing title),
+    for ``SharedPages``; ``body_chars`` is the length of its body's comparison key; ``prepared``
+    is None when there is nothing to archive (no body and no attachments); ``capture`` is the page's
+    bytes compressed as stored.
+    """
+
+    doc: Document
+    said: str
+    body_chars: int
+    prepared: Prepared | None
+    capture: bytes
+
+
+def read_page(content: bytes, url: str, *, body_selector: str = "", encoding: str | None = None,
+              today: dt.date | None = None, title: str = "") -> Reading:
+    """Extract ``content`` (fetched from ``url``) and prepare it for the archive; ``title`` is the
+    title its listing gave, used when the page has none."""
+    doc = extract(content, url, body_selector=body_selector, encoding=encoding, today=today)
+    said = page_key(f"{doc.title}\n{doc.body}")
+    if not doc.title and title:
+        doc = dataclasses.replace(doc, title=title)
+    prepared = prepare(doc) if doc.body or doc.attachments else None
+    return Reading(doc, said, len(prepared.body) if prepared else 0, prepared,
+                   zlib.compress(content, CAPTURE_LEVEL))
