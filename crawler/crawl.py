@@ -53,6 +53,7 @@ from .fetch import (
 from .filetext import TIME_LIMIT, FileText, file_document, file_name, file_text, is_file_response
 from .reading import read_page
 from .store import (
+    BATCH_SECONDS,
     INTERRUPTED,
     Archive,
     ArchiveError,
@@ -201,6 +202,15 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
     # hold documents never archived.
     stop_early = not full and bool(previous and previous.finished and not previous.error
                                    and not previous.failed) and not archive.backlog(source.name)
+    async with _batched(archive):
+        return await _crawl_source(source, archive, stop_early, full=full, limiter=limiter, transport=transport,
+                                   progress=progress, browser=browser, pool=pool)
+
+
+async def _crawl_source(source: Source, archive: Archive, stop_early: bool, *, full: bool,
+                        limiter: HostLimiter | None, transport: httpx.AsyncBaseTransport | None,
+                        progress: Progress | None, browser: Browser | None,
+                        pool: WorkerPool | None) -> RunReport:
     try:
         run = _Run(source, archive, archive.start_run(source.name, full=full), full, progress)
     except SourceBusy as e:  # another process is crawling it: that crawl will do
@@ -230,6 +240,31 @@ async def crawl_source(source: Source, archive: Archive, *, full: bool = False,
         archive.finish_run(run.id, run.counts, "; ".join(run.errors))
     log.info("crawl finished", extra={"source": source.name, "run": run.id, **vars(run.counts)})
     return RunReport(source.name, run.id, run.counts, tuple(run.errors))
+
+
+@contextlib.asynccontextmanager
+async def _batched(archive: Archive) -> AsyncIterator[None]:
+    """Write in batches (``Archive.batch``): a commit per document cost more than saving it. While
+    the crawl waits for the network, what was written is committed once BATCH_SECONDS old."""
+
+    async def flush() -> None:
+        while True:
+            await asyncio.sleep(BATCH_SECONDS / 4)
+            if archive.flush_due():
+                try:
+                    archive.flush()
+                except ArchiveError as e:  # the next write fails the same way and stops the crawl
+                    log.error(str(e))
+                    return
+
+    with archive.batch():
+        flusher = asyncio.ensure_future(flush())
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
 
 
 def revisit_interval(settings: Settings, url: str, published: dt.date | None,

@@ -106,6 +106,10 @@ SKIPPED = "skipped"
 BUSY_TIMEOUT_MS = 5000
 #: Seconds a write (or opening the archive) waits in all for other writers before giving up.
 WRITE_WAIT = 120.0
+#: A crawl's writes are committed in batches (:meth:`Archive.batch`) of this many writes, or
+#: sooner when the oldest is this many seconds old.
+BATCH_WRITES = 100
+BATCH_SECONDS = 1.0
 #: The migration set whose record in ``_sqlite_migrations`` marks a database as a govarchive archive.
 MIGRATION_SET = "govarchive"
 
@@ -517,6 +521,10 @@ class Archive:
         self.path = Path(path)
         #: Source locks held by this process's runs: run id → the open lock file.
         self._running: dict[int, int] = {}
+        #: Open :meth:`batch` blocks, and the batch's limits and progress while one is open.
+        self._batches = 0
+        self._batch: _Batch | None = None
+        self._depth = 0  # _write blocks open (nested ones are savepoints)
         if not create and not self.path.is_file():
             raise NoArchive(f"{self.path}: no such archive (check --db or $GOVARCHIVE_DB; "
                             "`govarchive crawl` creates it)")
@@ -580,28 +588,96 @@ class Archive:
         return applied
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        """One write transaction, taken with ``BEGIN IMMEDIATE`` so it never fails half way for a lock.
+    def batch(self, *, writes: int = BATCH_WRITES, seconds: float = BATCH_SECONDS) -> Iterator[None]:
+        """Group the writes made inside into transactions of up to ``writes`` writes or ``seconds``
+        (a crawl saves a document per write: one commit each cost more than the saving).
 
-        Nested, it is a savepoint of the enclosing one. SQLite errors about the file (read-only, full,
-        damaged) come out as :class:`ArchiveError`.
+        Each write stays all or nothing (a savepoint). A crash loses at most the writes not yet
+        committed, and those are whole: a document that leaves the frontier leaves it in the same
+        transaction as its new version, so the next run fetches it again. Other processes see a
+        write when its transaction commits: :meth:`flush` commits early (the crawl calls it
+        every ``seconds`` while it waits for the network), and so does leaving the block, or
+        :meth:`finish_run`. Blocks may nest (sources crawled at once share one batch).
         """
-        conn = self.db.conn
+        self._batches += 1
+        if self._batch is None:
+            self._batch = _Batch(writes, seconds)
         try:
-            if conn.in_transaction:
-                with self.db.atomic():
-                    yield
-                return
-            self._begin()
-            try:
-                yield
-            except BaseException:
-                self.db.rollback()
-                raise
-            conn.execute("COMMIT")
+            yield
+        finally:
+            self._batches -= 1
+            if not self._batches:
+                self._batch = None
+                self.flush()
+
+    def flush(self) -> None:
+        """Commit the writes of a :meth:`batch` made so far."""
+        if self._depth or not self.db.conn.in_transaction:
+            return
+        try:
+            self.db.conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             self.db.rollback()
             translated = archive_error(self.path, e)
+            if translated is None:
+                raise
+            raise translated from e
+        if self._batch is not None:
+            self._batch.count = 0
+
+    def flush_due(self) -> bool:
+        """Whether a batch has writes older than its ``seconds`` waiting to be committed."""
+        batch = self._batch
+        return batch is not None and batch.count > 0 and time.monotonic() - batch.began >= batch.seconds
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, taken with ``BEGIN IMMEDIATE`` so it never fails half way for a lock.
+
+        Nested, it is a savepoint of the enclosing one; inside a :meth:`batch`, a savepoint of the
+        batch's transaction. SQLite errors about the file (read-only, full, damaged) come out as
+        :class:`ArchiveError`.
+        """
+        conn = self.db.conn
+        batch = self._batch
+        try:
+            if self._depth or (conn.in_transaction and batch is None):
+                self._depth += 1
+                try:
+                    with self.db.atomic():
+                        yield
+                finally:
+                    self._depth -= 1
+                return
+            if not conn.in_transaction:
+                self._begin()
+                if batch is not None:
+                    batch.began, batch.count = time.monotonic(), 0
+            self._depth += 1
+            try:
+                if batch is None:
+                    yield
+                else:
+                    with self.db.atomic():  # a savepoint: a failed write undoes itself only
+                        yield
+            except BaseException:
+                if batch is None:
+                    self.db.rollback()
+                raise
+            finally:
+                self._depth -= 1
+            if batch is None:
+                conn.execute("COMMIT")
+            else:
+                batch.count += 1
+                if batch.count >= batch.writes or time.monotonic() - batch.began >= batch.seconds:
+                    self.flush()
+        except sqlite3.DatabaseError as e:
+            translated = archive_error(self.path, e)
+            # In a batch, a failed statement was undone by its savepoint and the batch's other writes
+            # stand; a failing file (full, read-only, damaged) ends the transaction.
+            if not self._depth and (batch is None or translated is not None):
+                self.db.rollback()
             if translated is None:
                 raise
             raise translated from e
@@ -731,6 +807,7 @@ class Archive:
         try:
             with self._write():
                 self._update("runs", run_id, {**vars(counts), "finished": timestamp(), "error": error})
+            self.flush()  # the run's writes are all committed before another process may crawl the source
         finally:
             fd = self._running.pop(run_id, None)
             if fd is not None:
@@ -1213,6 +1290,16 @@ class Archive:
         with self._write():
             self.db.execute("update notifications set attempts = attempts + 1, error = ?, sent = ? where id = ?",
                             [error or None, None if error else timestamp(), notification_id])
+
+
+@dataclass
+class _Batch:
+    """The limits of an open :meth:`Archive.batch`, and the writes of its open transaction."""
+
+    writes: int
+    seconds: float
+    count: int = 0
+    began: float = 0.0
 
 
 def _flock(fd: int, *, wait: bool, what: str) -> None:

@@ -82,7 +82,7 @@ def test_a_page_over_the_parse_deadline_is_a_recorded_failure_of_its_url(
         assert report.errors[0].startswith(f"list page unreadable: {site.url('/col/index.html')}: discover")
         assert "took longer than" in report.errors[0]  # not "0 links found"
         last = fetches(archive, site.url(page))[-1]
-        assert last["outcome"] == "unreadable" and "extract took longer than" in last["reason"]
+        assert last["outcome"] == "unreadable" and "read_page took longer than" in last["reason"]
         assert archive.db["documents"].count == 0
         assert archive.frontier("col") == [site.url(page)]  # tried again next run
 
