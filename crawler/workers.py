@@ -248,7 +248,7 @@ def _serve(conn: Connection, memory_limit: int | None) -> None:
     while True:
         try:
             call = conn.recv()
-        except EOFError:  # the parent is gone
+        except (EOFError, OSError):  # the parent is gone (killed with an answer unread: a reset)
             return
         if call is None:
             return
@@ -259,6 +259,8 @@ def _serve(conn: Connection, memory_limit: int | None) -> None:
             answer = (False, e)
         try:
             conn.send(answer)
+        except OSError:  # the parent is gone
+            return
         except Exception as e:  # noqa: BLE001 - e.g. an unpicklable result or exception
             conn.send((False, WorkerError(f"{_name(fn)}: answer could not be sent back: {e!r}")))
         del call, answer

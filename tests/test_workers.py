@@ -106,3 +106,28 @@ def test_closing_the_pool_ends_its_processes() -> None:
 
     processes = run(go)
     assert processes and not any(p.is_alive() for p in processes)
+
+
+def test_a_worker_whose_parent_died_with_an_answer_unread_exits_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    """A crawler killed (kill -9) before reading an answer resets the worker's connection: the
+    worker ends without a traceback on the crawler's terminal (it printed ConnectionResetError)."""
+    import multiprocessing
+
+    from crawler.workers import _serve
+
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe()
+
+    def serve() -> None:
+        parent.close()  # as a worker from the forkserver: only its own end
+        _serve(child, None)
+
+    worker = context.Process(target=serve)
+    worker.start()
+    child.close()
+    parent.send((os.getpid, (), {}))
+    assert parent.poll(30)  # the answer has arrived, unread
+    parent.close()  # as a killed process's sockets are: with unread data, a reset
+    worker.join(30)
+    assert worker.exitcode == 0
+    assert "Traceback" not in capfd.readouterr().err
