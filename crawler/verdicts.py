@@ -107,13 +107,14 @@ def judge_page(content: bytes, url: str, content_type: str = "", charset: str | 
         return Verdict("unusable", f"undecodable bytes ({bad} of {len(page)} characters)")
     if "<" not in page:
         return None
-    tree = LexborHTMLParser(page)
+    text = _visible_text(LexborHTMLParser(page))
+    if text > LITTLE_TEXT:  # most pages: enough text to be read, whatever their scripts do
+        return None
+    tree = LexborHTMLParser(page)  # again: reading the text stripped the scripts
     scripts = tree.css("script")
     code = "\n".join(node.text(deep=True) or "" for node in scripts)
     refresh = _refreshes_itself(tree, url)
     bare = tree.body is None or all(node.tag in BARE_TAGS for node in tree.body.traverse())
-    tree.strip_tags(list(HIDDEN_TAGS))
-    text = len(squeeze(tree.body.text(separator=" ") or "")) if tree.body is not None else 0
     if text == 0 and bare and (scripts or refresh):
         return Verdict("blocked", "anti-bot challenge (scripts without content)")
     if text <= LITTLE_TEXT:
@@ -121,6 +122,12 @@ def judge_page(content: bytes, url: str, content_type: str = "", charset: str | 
             if pattern.search(code):
                 return Verdict("blocked", f"anti-bot challenge ({name})")
     return None
+
+
+def _visible_text(tree: LexborHTMLParser) -> int:
+    """Characters (without whitespace) a reader sees in the body; strips ``tree``'s hidden elements."""
+    tree.strip_tags(list(HIDDEN_TAGS))
+    return len(squeeze(tree.body.text(separator=" ") or "")) if tree.body is not None else 0
 
 
 def builds_list_by_script(content: bytes) -> bool:
