@@ -3,10 +3,11 @@
 Tables (CONTRACT.md): ``sources``, ``documents``, ``versions``, ``captures``, ``fetches``,
 ``attachments``, ``runs``, and ``documents_fts`` for full-text search. A document gets a new
 ``versions`` row only when its extracted content changes; every HTTP attempt is a ``fetches`` row.
-Each write is one short ``BEGIN IMMEDIATE`` transaction, so a crash at any point leaves a
-consistent database, and several processes may write one archive: each write waits its turn for
-the write lock (a deferred transaction that reads and then writes could instead fail with
-"database is locked" whatever the busy timeout). Opening and migrating the schema, and crawling
+Each write is all or nothing, in a ``BEGIN IMMEDIATE`` transaction of its own or a savepoint of a
+crawl's batch (:meth:`Archive.batch`), so a crash at any point leaves a consistent database, and
+several processes may write one archive: each transaction waits its turn for the write lock (a
+deferred transaction that reads and then writes could instead fail with "database is locked"
+whatever the busy timeout). Opening and migrating the schema, and crawling
 one source, are serialized across processes by ``flock`` locks in ``.<db name>.locks/`` beside it.
 
 The journal is a write-ahead log with ``synchronous = NORMAL``: a commit is written to the log
