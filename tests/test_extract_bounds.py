@@ -40,6 +40,8 @@ def timed(html: str) -> tuple[float, str]:
      + "<p>发布机构：某局</p><p>成文日期：2024-01-02</p></div><div class=TRS_Editor><p>正文，内容。</p></div>"),
     ("50,000 spaces after a 信息公开 label", "<div><p>索引号" + " " * 50_000 + "x</p><p>发布机构：某局</p>"
      "<p>成文日期：2024-01-02</p></div><div class=TRS_Editor><p>正文，内容。</p></div>"),
+    ("2,000 spaces after 发布日期", "<div><p>发布日期" + " " * 2_000 + "</p><p>x</p></div>"
+     "<div class=TRS_Editor><p>正文，内容。这是一段足够长的正文，有二十个字以上。</p></div>"),
 ])
 def test_pathological_pages_extract_quickly(name, html):
     seconds, body = timed(html)

@@ -226,8 +226,10 @@ DATE_RE = re.compile(_DATE)
 #: A date label: up to :data:`DATE_LABEL_LEAD` Chinese characters, then one of these.
 DATE_LABEL_ENDS = ("日期", "时间")
 DATE_LABEL_LEAD = 4
+#: (Each run of spaces read once: ``\s*[:：]?\s*[\[(（]?\s*`` split a run of spaces three ways,
+#: cubic in its length: 400 spaces after 发布日期 took 0.13 s.)
 LABELLED_DATE = re.compile(r"([\u4e00-\u9fff]{0," + str(DATE_LABEL_LEAD) + "}(?:" + "|".join(DATE_LABEL_ENDS)
-                           + r"))\s*[:：]?\s*[\[(（]?\s*" + _DATE)
+                           + r"))\s*+(?:[:：]\s*+)?(?:[\[(（]\s*+)?" + _DATE)
 #: Where date labels end: searched first, as a pattern opening with a literal is found quickly (one
 #: opening with an optional run, as LABELLED_DATE does, is tried at every position).
 DATE_LABEL_END = re.compile("|".join(DATE_LABEL_ENDS))
