@@ -330,7 +330,7 @@ def polite(spec: Polite) -> dict:
 def _timed(run: Callable[[], int], site: Running, profile: str | None = None) -> dict:
     """Run ``run`` (which returns the requests it made): requests, seconds, rate, this process's
     CPU share of a core and per request, and the site server's CPU share; cProfile into ``profile``."""
-    profiler = cProfile.Profile() if profile else None
+    profiler = cProfile.Profile(time.process_time) if profile else None
     started, cpu, served = time.perf_counter(), time.process_time(), _process_cpu(site.process.pid)
     if profiler:
         profiler.enable()
@@ -594,7 +594,7 @@ def throughput(site: Running, tmp: Path, args: argparse.Namespace, row: Row, pro
         for kind in reversed(kinds):  # the default transport last: its database is the one measured
             for f in tmp.glob("throughput.db*"):
                 f.unlink()
-            cprofile = cProfile.Profile() if profile and n == 0 and kind == "httpx" else None
+            cprofile = cProfile.Profile(time.process_time) if profile and n == 0 and kind == "httpx" else None
             run = govarchive_crawl(site, db, profile=cprofile, transport_kind=kind)
             if cprofile and profile:
                 cprofile.dump_stats(profile)
@@ -713,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-polite", dest="polite", action="store_false",
                         help="skip the many-hosts runs with a real delay")
-    parser.add_argument("--profile", metavar="FILE", help="cProfile one govarchive crawl into FILE")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile (CPU time) one govarchive crawl into FILE")
     parser.add_argument("--polite-only", action="store_true",
                         help="only the polite (many-hosts) runs: no throughput rows, no memory runs")
     parser.add_argument("--polite-bodies", choices=("bench", "corpus"), default="bench",

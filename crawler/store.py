@@ -32,7 +32,7 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -205,12 +205,16 @@ class RunCounts:
         return cls(**{outcome.value: n})
 
     def __add__(self, other: RunCounts) -> RunCounts:
-        return RunCounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        # Field by field: astuple deep-copies, and the crawl adds a tally per request.
+        return RunCounts(**{name: getattr(self, name) + getattr(other, name) for name in _COUNTED})
 
     @property
     def documents(self) -> int:
         """Documents handled so far (not list pages, robots.txt or deferred ones)."""
         return self.new + self.changed + self.unchanged + self.removed + self.failed
+
+
+_COUNTED = tuple(f.name for f in fields(RunCounts))
 
 
 @dataclass(frozen=True)
@@ -526,6 +530,8 @@ class Archive:
         self._batches = 0
         self._batch: _Batch | None = None
         self._depth = 0  # _write blocks open (nested ones are savepoints)
+        #: Search index rows to write when the batch commits: (id, title, body, their search text).
+        self._indexing: list[tuple[int, str, str, tuple[str, str]]] = []
         if not create and not self.path.is_file():
             raise NoArchive(f"{self.path}: no such archive (check --db or $GOVARCHIVE_DB; "
                             "`govarchive crawl` creates it)")
@@ -616,6 +622,7 @@ class Archive:
         if self._depth or not self.db.conn.in_transaction:
             return
         try:
+            self._write_index()
             self.db.conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             self.db.rollback()
@@ -645,7 +652,7 @@ class Archive:
             if self._depth or (conn.in_transaction and batch is None):
                 self._depth += 1
                 try:
-                    with self.db.atomic():
+                    with self._savepoint():
                         yield
                 finally:
                     self._depth -= 1
@@ -655,13 +662,15 @@ class Archive:
                 if batch is not None:
                     batch.began, batch.count = time.monotonic(), 0
             self._depth += 1
+            indexed = len(self._indexing)
             try:
                 if batch is None:
                     yield
                 else:
-                    with self.db.atomic():  # a savepoint: a failed write undoes itself only
+                    with self._savepoint():  # a failed write undoes itself only
                         yield
             except BaseException:
+                del self._indexing[indexed:]
                 if batch is None:
                     self.db.rollback()
                 raise
@@ -682,6 +691,21 @@ class Archive:
             if translated is None:
                 raise
             raise translated from e
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A savepoint of the open transaction. One name for all (SQLite nests them by name):
+        sqlite-utils' ``atomic`` names each anew, and each new name is a statement to compile."""
+        conn = self.db.conn
+        conn.execute("SAVEPOINT govarchive_write")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction
+                conn.execute("ROLLBACK TO govarchive_write")
+                conn.execute("RELEASE govarchive_write")
+            raise
+        conn.execute("RELEASE govarchive_write")
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to :data:`WRITE_WAIT` seconds in all for other writers."""
@@ -1139,8 +1163,17 @@ class Archive:
         # "\n" ends every run of Chinese, so the search text of the joined texts is the join of theirs.
         body = "\n".join([prepared.nfkc_body, *attached])
         pairs = "\n".join([prepared.search_body, *map(_pairs, attached)])
-        _remove_from_index(self.db, doc_id)
-        _add_to_index(self.db, doc_id, prepared.nfkc_title, body, (prepared.search_title, pairs))
+        self._indexing.append((doc_id, prepared.nfkc_title, body, (prepared.search_title, pairs)))
+        if self._batch is None:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        """Write the search index rows of the transaction's documents. In a batch, all at its commit:
+        FTS5 writes what it holds at each savepoint, so row by row it would write a segment per document."""
+        for doc_id, title, body, pairs in self._indexing:
+            _remove_from_index(self.db, doc_id)
+            _add_to_index(self.db, doc_id, title, body, pairs)
+        self._indexing.clear()
 
     # -- attachment files ------------------------------------------------------------------
 

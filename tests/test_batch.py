@@ -126,3 +126,31 @@ def test_a_crawl_waiting_for_the_network_holds_no_uncommitted_writes(tmp_path):
 
     assert asyncio.run(main()) == 2  # t1 and t2, saved before, committed while t3 hangs
     assert committed(db_path) == 2
+
+
+def test_a_write_that_fails_after_indexing_leaves_nothing_in_the_search_index(tmp_path, monkeypatch):
+    from crawler.store import search_query
+
+    db_path = tmp_path / "a.db"
+    with Archive(db_path) as archive:
+        archive.sync_sources([Source("demo", (BASE,))])
+        real_event = Archive._event
+
+        def failing_event(self, doc_id, *args):
+            if doc_id == 3:
+                raise RuntimeError("the disk hiccuped after the index row was made")
+            return real_event(self, doc_id, *args)
+
+        monkeypatch.setattr(Archive, "_event", failing_event)
+        with archive.batch(writes=100, seconds=3600):
+            archive.save("demo", fetched(1), doc(1))
+            archive.save("demo", fetched(2), doc(2))
+            with pytest.raises(RuntimeError):
+                archive.save("demo", fetched(3), Document(title="失败的通知", body="枫桥经验推广。"))
+        found = archive.db.execute("select rowid from documents_fts where documents_fts match ?",
+                                   [search_query("枫桥经验")]).fetchall()
+        assert found == []
+        assert archive.db.execute("select count(*) from documents_fts_source").fetchone()[0] == 2
+        assert len(archive.db.execute("select rowid from documents_fts where documents_fts match ?",
+                                      [search_query("通知正文")]).fetchall()) == 2
+        archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")
