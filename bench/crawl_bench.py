@@ -53,6 +53,7 @@ from sitegen import Layout, Running, serve
 from crawler.extract import extract
 from crawler.fetch import FetchResult
 from crawler.store import Archive
+from crawler.workers import WorkerPool
 
 #: The engine module (``crawler.crawl`` the name is the function, re-exported by the package).
 engine = importlib.import_module("crawler.crawl")
@@ -166,6 +167,15 @@ async def fetcher_loop(site: Running, transport_kind: str) -> tuple[int, float]:
     return got, seconds
 
 
+def _proc_cpu(pid: int | None) -> float:
+    """CPU seconds of a live process (Linux /proc), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu() -> float:
     """CPU seconds of this process and of its waited-for children."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -185,15 +195,23 @@ def govarchive_crawl(site: Running, db: Path, *, full: bool = False,
                      profile: cProfile.Profile | None = None, transport_kind: str = "httpx") -> CrawlRun:
     """One ``crawl`` of every column of ``site`` into ``db``, as ``govarchive crawl`` runs it.
 
-    CPU time counts this process and its children that ended (worker processes, if any)."""
+    CPU time counts this process and its worker processes (parsing): they are the forkserver's
+    children, not ours, so their time is read from /proc before the pool closes (the pool keeps
+    its workers for the whole crawl)."""
     with Archive(db) as archive:
         before = archive.db["fetches"].count
         started, cpu = time.perf_counter(), _cpu()
+        workers_cpu = 0.0
 
         async def run() -> list:
+            nonlocal workers_cpu
             transport = aiohttp_transport() if transport_kind == "httpx-aiohttp" else None
             try:
-                return await engine.crawl(site.sources(delay=0.0), archive, full=full, transport=transport)
+                async with WorkerPool(max_calls=10**9) as pool:
+                    reports = await engine.crawl(site.sources(delay=0.0), archive, full=full,
+                                                 transport=transport, pool=pool)
+                    workers_cpu = sum(_proc_cpu(w.process.pid) for w in pool._workers)
+                    return reports
             finally:
                 if transport is not None:
                     await transport.inner.aclose()  # type: ignore[attr-defined]
@@ -203,7 +221,7 @@ def govarchive_crawl(site: Running, db: Path, *, full: bool = False,
         reports = asyncio.run(run())
         if profile:
             profile.disable()
-        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu + workers_cpu
         requests = archive.db["fetches"].count - before
     docs = sum(r.counts.new + r.counts.changed + r.counts.unchanged for r in reports)
     return CrawlRun(docs, seconds, cpu, requests, sum(r.counts.failed for r in reports))
@@ -625,7 +643,7 @@ def report_row(figures: Figures, key: str, row: Row) -> None:
         figures.add(f"  govarchive / {name}", f"{ratio:.2f}", "" if target is None else f">= {target:g}",
                     None if target is None else ratio >= target)
     cpu = statistics.median(row.cpu_per_doc) * 1000
-    figures.add("  govarchive CPU per new document", f"{cpu:.1f} ms", f"<= {CPU_NEW_MS:g} ms", cpu <= CPU_NEW_MS)
+    figures.add("  govarchive CPU per new document (crawling process and its workers)", f"{cpu:.2f} ms", f"<= {CPU_NEW_MS:g} ms", cpu <= CPU_NEW_MS)
 
 
 def report_storage(figures: Figures, key: str, db: Path, docs: int, page_bytes: int) -> dict[str, int]:
@@ -656,7 +674,7 @@ def recrawls(figures: Figures, site: Running, db: Path, count: int) -> None:
     log = sum(v for t, v in grown.items() if t in LOG_TABLES)
     other = sum(v for t, v in grown.items() if t not in LOG_TABLES)
     cpu = statistics.median(revisit_cpu) * 1000
-    figures.add("govarchive CPU per unchanged document (304)", f"{cpu:.1f} ms", f"<= {CPU_304_MS:g} ms",
+    figures.add("govarchive CPU per unchanged document (304; process and workers)", f"{cpu:.2f} ms", f"<= {CPU_304_MS:g} ms",
                 cpu <= CPU_304_MS)
     figures.add(f"growth after {count} unchanged --full re-crawls", f"{(after_file - before_file) / 1024:.0f} KiB file")
     figures.add("  run log (fetches, runs)", f"{log / 1024:.0f} KiB "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .extract import Document, extract
 from .store import CAPTURE_LEVEL, Prepared, prepare
-from .verdicts import page_key
+from .verdicts import normal_page_key, page_key
 
 __all__ = ["Reading", "read_page"]
 
@@ -42,9 +42,14 @@ def read_page(content: bytes, url: str, *, body_selector: str = "", encoding: st
     """Extract ``content`` (fetched from ``url``) and prepare it for the archive; ``title`` is the
     title its listing gave, used when the page has none."""
     doc = extract(content, url, body_selector=body_selector, encoding=encoding, today=today)
-    said = page_key(f"{doc.title}\n{doc.body}")
-    if not doc.title and title:
+    titled = bool(doc.title)
+    if not titled and title:
         doc = dataclasses.replace(doc, title=title)
-    prepared = prepare(doc) if doc.body or doc.attachments else None
-    return Reading(doc, said, len(prepared.body) if prepared else 0, prepared,
-                   zlib.compress(content, CAPTURE_LEVEL))
+    if not doc.body and not doc.attachments:
+        return Reading(doc, page_key(f"{'' if not titled else doc.title}\n{doc.body}"), 0, None,
+                       zlib.compress(content, CAPTURE_LEVEL))
+    prepared = prepare(doc)
+    # What the page said (its own title, not the listing's), from the keys prepared already:
+    # normal() of "title\nbody" is the normal title followed by the normal body.
+    said = normal_page_key((prepared.title if titled else "") + prepared.body)
+    return Reading(doc, said, len(prepared.body), prepared, zlib.compress(content, CAPTURE_LEVEL))

@@ -354,8 +354,8 @@ def timestamp() -> str:
     return utcnow().isoformat(timespec="seconds")
 
 
-#: zlib level of stored captures: 6 is within a few percent of 9's size at a third of its time.
-CAPTURE_LEVEL = 6
+#: zlib level of stored captures: on government pages 3 takes half the time of 6 for 10 % more bytes.
+CAPTURE_LEVEL = 3
 
 migrations = Migrations("govarchive")
 

@@ -32,7 +32,7 @@ from .text import normal, squeeze
 from .urls import canonical, resolve
 
 __all__ = ["SharedPages", "Verdict", "builds_list_by_script", "judge_page", "judge_redirect", "judge_status",
-           "page_key"]
+           "normal_page_key", "page_key"]
 
 #: "blocked": a challenge or WAF stands in front of the page; "gone": the page is no longer there;
 #: "unusable": what came is not the document (nothing to archive, nothing to conclude).
@@ -178,7 +178,12 @@ class SharedPages:
 def page_key(says: str) -> str:
     """What a page says (its title and text), as a key equal for renderings of the same text.
     Pure and made beside extraction (``crawler.reading``), off the crawling process."""
-    return "content:" + hashlib.sha256(normal(says).encode()).hexdigest()
+    return normal_page_key(normal(says))
+
+
+def normal_page_key(normal_says: str) -> str:
+    """:func:`page_key` of a text whose ``text.normal`` is ``normal_says``."""
+    return "content:" + hashlib.sha256(normal_says.encode()).hexdigest()
 
 
 def _keys(url: str, final_url: str, said: str) -> list[str]:
