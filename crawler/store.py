@@ -1428,14 +1428,16 @@ _CJK = re.compile(f"[{_HAN}]+")
 _PIECE = re.compile(f"[{_HAN}]+|[^\\W_{_HAN}]+")
 
 
-def _bigrams(run: str) -> str:
-    # map over two offsets of the run: the pairs are made in C, not by slicing in a loop.
-    return f" {run} " if len(run) == 1 else " " + " ".join(map(operator.add, run, run[1:])) + " "
+_CJK_RUNS = re.compile(f"([{_HAN}]+)")
 
 
 def _pairs(normalised: str) -> str:
-    """``search_text`` of a text already in NFKC."""
-    return _CJK.sub(lambda m: _bigrams(m.group()), normalised)
+    """``search_text`` of a text already in NFKC: each Chinese run as " ab bc cd " (" a " alone)."""
+    parts = _CJK_RUNS.split(normalised)  # other text, a run, other text, …
+    # map over two offsets of a run: the pairs are made in C, not by slicing in a loop.
+    parts[1::2] = [" " + " ".join(map(operator.add, run, run[1:])) + " " if len(run) > 1 else f" {run} "
+                   for run in parts[1::2]]
+    return "".join(parts)
 
 
 def search_text(text: str) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.config import Source
 from crawler.extract import Attachment, Document
@@ -207,3 +209,15 @@ def test_the_migration_indexes_the_text_of_each_documents_current_attachments(tm
         assert hits(archive, "缴费基数") == [1] and hits(archive, "预算") == [1]
         assert hits(archive, "退役") == []  # an earlier version's attachment is not the document's now
         archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.one_of(st.sampled_from("行政复议公开\U00020000\U00020001 ，。a1\n"),
+                                  st.characters(codec="utf-8")), max_size=50))
+def test_the_search_text_of_a_text_is_each_chinese_run_in_overlapping_pairs(text):
+    from crawler.store import _CJK, _pairs
+
+    def pairs(run: str) -> str:
+        return f" {run} " if len(run) == 1 else " " + " ".join(run[i:i + 2] for i in range(len(run) - 1)) + " "
+
+    assert _pairs(text) == _CJK.sub(lambda m: pairs(m.group()), text)
