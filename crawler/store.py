@@ -625,7 +625,7 @@ class Archive:
             self._write_index()
             self.db.conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
-            self.db.rollback()
+            self._rollback()
             translated = archive_error(self.path, e)
             if translated is None:
                 raise
@@ -672,7 +672,7 @@ class Archive:
             except BaseException:
                 del self._indexing[indexed:]
                 if batch is None:
-                    self.db.rollback()
+                    self._rollback()
                 raise
             finally:
                 self._depth -= 1
@@ -687,10 +687,15 @@ class Archive:
             # In a batch, a failed statement was undone by its savepoint and the batch's other writes
             # stand; a failing file (full, read-only, damaged) ends the transaction.
             if not self._depth and (batch is None or translated is not None):
-                self.db.rollback()
+                self._rollback()
             if translated is None:
                 raise
             raise translated from e
+
+    def _rollback(self) -> None:
+        """Roll the open transaction back, with the search index rows it was to write at its commit."""
+        self.db.rollback()
+        self._indexing.clear()
 
     @contextlib.contextmanager
     def _savepoint(self) -> Iterator[None]:

@@ -154,3 +154,27 @@ def test_a_write_that_fails_after_indexing_leaves_nothing_in_the_search_index(tm
         assert len(archive.db.execute("select rowid from documents_fts where documents_fts match ?",
                                       [search_query("通知正文")]).fetchall()) == 2
         archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")
+
+
+def test_a_batch_ended_by_a_full_disk_leaves_no_index_row_of_its_lost_documents(tmp_path):
+    """A file error ends the batch's transaction: its documents are gone, and so must be the search
+    index rows it was to write at its commit (they were written later, for documents not there)."""
+    from crawler.store import ArchiveError, search_query
+
+    db_path = tmp_path / "a.db"
+    with Archive(db_path) as archive:
+        archive.sync_sources([Source("demo", (BASE,))])
+        archive.save("demo", fetched(1), doc(1))
+        with archive.batch(writes=100, seconds=3600):
+            archive.save("demo", fetched(2), Document(title="丢失的通知", body="枫桥经验推广。"))
+            pages = archive.db.execute("pragma page_count").fetchone()[0]
+            archive.db.execute(f"pragma max_page_count = {pages}")
+            with pytest.raises(ArchiveError):
+                archive.save("demo", fetched(3), Document(title="大通知", body="正文。" * 20000))
+            archive.db.execute("pragma max_page_count = 1073741823")
+        archive.save("demo", fetched(1), Document(title="第1号通知", body="改过的正文。"))
+        assert archive.db.execute("select count(*) from documents").fetchone()[0] == 1
+        assert archive.db.execute("select rowid from documents_fts where documents_fts match ?",
+                                  [search_query("枫桥经验")]).fetchall() == []
+        assert archive.db.execute("select count(*) from documents_fts_source").fetchone()[0] == 1
+        archive.db.execute("insert into documents_fts (documents_fts) values ('integrity-check')")
