@@ -27,7 +27,7 @@ class Reading:
     ``said`` keys what the page itself says (its title and text as extracted: no listing title),
     for ``SharedPages``; ``body_chars`` is the length of its body's comparison key; ``prepared``
     is None when there is nothing to archive (no body and no attachments); ``capture`` is the page's
-    bytes compressed as stored.
+    bytes compressed as stored (empty when there is nothing to archive).
     """
 
     doc: Document
@@ -42,14 +42,13 @@ def read_page(content: bytes, url: str, *, body_selector: str = "", encoding: st
     """Extract ``content`` (fetched from ``url``) and prepare it for the archive; ``title`` is the
     title its listing gave, used when the page has none."""
     doc = extract(content, url, body_selector=body_selector, encoding=encoding, today=today)
-    titled = bool(doc.title)
-    if not titled and title:
+    own_title = doc.title
+    if not own_title and title:
         doc = dataclasses.replace(doc, title=title)
-    if not doc.body and not doc.attachments:
-        return Reading(doc, page_key(f"{'' if not titled else doc.title}\n{doc.body}"), 0, None,
-                       zlib.compress(content, CAPTURE_LEVEL))
+    if not doc.body and not doc.attachments:  # nothing to archive: no preparing, no capture
+        return Reading(doc, page_key(f"{own_title}\n{doc.body}"), 0, None, b"")
     prepared = prepare(doc)
     # What the page said (its own title, not the listing's), from the keys prepared already:
     # normal() of "title\nbody" is the normal title followed by the normal body.
-    said = normal_page_key((prepared.title if titled else "") + prepared.body)
+    said = normal_page_key((prepared.title if own_title else "") + prepared.body)
     return Reading(doc, said, len(prepared.body), prepared, zlib.compress(content, CAPTURE_LEVEL))
