@@ -167,15 +167,6 @@ async def fetcher_loop(site: Running, transport_kind: str) -> tuple[int, float]:
     return got, seconds
 
 
-def _proc_cpu(pid: int | None) -> float:
-    """CPU seconds of a live process (Linux /proc), 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu() -> float:
     """CPU seconds of this process and of its waited-for children."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -210,7 +201,7 @@ def govarchive_crawl(site: Running, db: Path, *, full: bool = False,
                 async with WorkerPool(max_calls=10**9) as pool:
                     reports = await engine.crawl(site.sources(delay=0.0), archive, full=full,
                                                  transport=transport, pool=pool)
-                    workers_cpu = sum(_proc_cpu(w.process.pid) for w in pool._workers)
+                    workers_cpu = sum(_process_cpu(w.process.pid) for w in pool._workers)
                     return reports
             finally:
                 if transport is not None:
